@@ -31,6 +31,8 @@ Deliberate decisions:
   with no arguments builds an empty value of that type.
 - ``builtins.object`` is included: protocols 0 and 1 name it as the base class passed
   to ``copyreg._reconstructor``; calling it builds an inert, attribute-less object.
+- ``builtins.range`` is absent although it is inert on its own: a lazy ``range(10**12)``
+  handed to ``list``, ``set`` or ``bytes`` (all allowed) is a memory bomb of a few bytes.
 - ``builtins.type``, ``getattr``, ``eval``, ``exec``, functions of any kind, and every
   module-level function except ``_codecs.encode`` are absent: they are the gadgets.
 
@@ -62,7 +64,6 @@ SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
         ("builtins", "int"),
         ("builtins", "list"),
         ("builtins", "object"),
-        ("builtins", "range"),
         ("builtins", "set"),
         ("builtins", "slice"),
         ("builtins", "str"),
