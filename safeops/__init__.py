@@ -7,12 +7,18 @@ them, so ``import safeops`` stays cheap.
 
 from __future__ import annotations
 
+from safeops.command import CommandPolicy, CommandResult, Program, arun_cmd, run_cmd
 from safeops.errors import SafeOpsError, SafeOpsWarning
 
 __all__ = [
+    "CommandPolicy",
+    "CommandResult",
+    "Program",
     "SafeOpsError",
     "SafeOpsWarning",
     "__version__",
+    "arun_cmd",
+    "run_cmd",
 ]
 
 

@@ -11,9 +11,14 @@ import safeops
 #: The public names of ``safeops``. A change here is a change to the public API and needs
 #: a CHANGELOG.md entry.
 EXPECTED_TOP_LEVEL = [
+    "CommandPolicy",
+    "CommandResult",
+    "Program",
     "SafeOpsError",
     "SafeOpsWarning",
     "__version__",
+    "arun_cmd",
+    "run_cmd",
 ]
 
 

@@ -32,7 +32,9 @@ __all__ = [
     "INTERPRETERS",
     "SHELLS",
     "find_shell_command",
+    "normalise_name",
     "program_names",
+    "wrapped_command",
 ]
 
 Arg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -44,7 +46,7 @@ SHELLS: frozenset[str] = frozenset(
         "loksh", "lksh", "yash", "posh", "csh", "tcsh", "fish", "rc", "es", "sash", "elvish",
         "nu", "xonsh", "pwsh", "powershell", "cmd", "busybox", "toybox",
     }
-)  # fmt: skip
+)
 
 #: Language interpreters: they run code from ``-c``/``-e``, script files and stdin alike.
 INTERPRETERS: frozenset[str] = frozenset(
@@ -55,7 +57,7 @@ INTERPRETERS: frozenset[str] = frozenset(
         "sbcl", "clisp", "ghci", "runghc", "swift", "jjs", "qjs", "gdb", "pwsh", "wscript",
         "cscript", "mshta",
     }
-)  # fmt: skip
+)
 
 #: Programs that run a command taken from their arguments (or from stdin for xargs).
 ARG_EXECUTING_WRAPPERS: frozenset[str] = frozenset(
@@ -71,7 +73,7 @@ ARG_EXECUTING_WRAPPERS: frozenset[str] = frozenset(
         "toybox", "command", "exec", "builtin", "gtimeout", "gnice", "gstdbuf", "genv",
         "gxargs", "gfind",
     }
-)  # fmt: skip
+)
 
 _SUFFIX = re.compile(r"(\.exe|\.com)$")
 _VERSION = re.compile(r"[-_]?[0-9][0-9.]*$")
@@ -87,6 +89,11 @@ def _normalise(name: str) -> str:
     name = _SUFFIX.sub("", name.lower().lstrip("-"))
     stripped = _VERSION.sub("", name)
     return stripped or name
+
+
+def normalise_name(name: str) -> str:
+    """The family name of a program basename: ``Python3.12.EXE`` -> ``python``."""
+    return _normalise(name)
 
 
 def program_names(program: str) -> frozenset[str]:
@@ -241,7 +248,7 @@ def _fish(args: Sequence[str], appended: bool) -> str | None:
         ("command", "init-command", "features", "debug", "debug-output", "profile",
          "profile-startup", "debug-stack-frames"),
         ("interactive", "login", "no-config", "no-execute", "private", "help", "version"),
-    )  # fmt: skip
+    )
     return opts.value("-c", "--command", "-C", "--init-command")
 
 
@@ -294,7 +301,7 @@ def _env(args: list[str]) -> _Step:
             (index for index, (name, _) in enumerate(opts.found)
              if name in ("-S", "--split-string")),
             None,
-        )  # fmt: skip
+        )
         if split is None:
             break
         # GNU env -S: the string is split into arguments that env itself parses next.
@@ -319,7 +326,7 @@ def _skip(count: int, operands: list[str]) -> _Step:
 
 def _timeout(args: list[str]) -> _Step:
     opts = _getopt(args, "sk", ("signal", "kill-after"),
-                   ("preserve-status", "foreground", "verbose", "help", "version"))  # fmt: skip
+                   ("preserve-status", "foreground", "verbose", "help", "version"))
     return _skip(1, opts.operands)
 
 
@@ -343,7 +350,7 @@ def _stdbuf(args: list[str]) -> _Step:
 
 def _ionice(args: list[str]) -> _Step:
     opts = _getopt(args, "cnpPu", ("class", "classdata", "pid", "pgid", "uid"),
-                   ("ignore", "help", "version"))  # fmt: skip
+                   ("ignore", "help", "version"))
     if opts.has("-p", "-P", "-u", "--pid", "--pgid", "--uid"):
         return None
     return opts.operands or None
@@ -352,7 +359,7 @@ def _ionice(args: list[str]) -> _Step:
 def _chrt(args: list[str]) -> _Step:
     opts = _getopt(args, "TPD", ("sched-runtime", "sched-period", "sched-deadline"),
                    ("all-tasks", "batch", "deadline", "fifo", "idle", "other", "rr",
-                    "reset-on-fork", "max", "pid", "verbose", "help", "version"))  # fmt: skip
+                    "reset-on-fork", "max", "pid", "verbose", "help", "version"))
     if opts.has("-p", "-m", "--pid", "--max"):
         return None
     operands = opts.operands
@@ -369,7 +376,7 @@ def _taskset(args: list[str]) -> _Step:
 def _flock(args: list[str]) -> _Step:
     opts = _getopt(args, "wEc", ("timeout", "wait", "conflict-exit-code", "command"),
                    ("shared", "exclusive", "unlock", "nonblock", "nb", "no-fork", "close",
-                    "verbose", "help", "version"))  # fmt: skip
+                    "verbose", "help", "version"))
     command = opts.value("-c", "--command")
     if command is not None:
         return _as_shell(command)
@@ -396,7 +403,7 @@ def _sudo(args: list[str]) -> _Step:
          "version", "validate"),
         short_optional="h",
         long_optional=("preserve-env",),
-    )  # fmt: skip
+    )
     if opts.has("-e", "--edit", "-l", "--list", "-v", "--validate", "-k", "-K"):
         return None
     operands = opts.operands
@@ -422,7 +429,7 @@ def _su(args: list[str]) -> _Step:
          "user"),
         ("login", "preserve-environment", "pty", "fast", "help", "version"),
         permute=True,
-    )  # fmt: skip
+    )
     command = opts.value("-c", "--command", "--session-command")
     if command is not None:
         return _as_shell(command)
@@ -436,7 +443,7 @@ def _su(args: list[str]) -> _Step:
 def _script(args: list[str]) -> _Step:
     opts = _getopt(args, "BcEIOoTm", ("command", "echo", "log-in", "log-out", "log-io",
                    "log-timing", "output-limit", "logging-format"), (), short_optional="t",
-                   long_optional=("timing",), permute=True)  # fmt: skip
+                   long_optional=("timing",), permute=True)
     command = opts.value("-c", "--command")
     return _as_shell(command) if command is not None else None
 
@@ -450,7 +457,7 @@ def _xargs(args: list[str]) -> _Step:
          "show-limits", "help", "version"),
         short_optional="eil",
         long_optional=("eof", "replace", "max-lines"),
-    )  # fmt: skip
+    )
     return opts.operands or ["echo"]
 
 
@@ -469,7 +476,7 @@ def _unshare(args: list[str]) -> _Step:
          "version"),
         long_optional=("mount", "uts", "ipc", "net", "pid", "user", "cgroup", "time",
                        "kill-child", "mount-proc", "mount-binfmt"),
-    )  # fmt: skip
+    )
     return opts.operands or None
 
 
@@ -482,13 +489,13 @@ def _nsenter(args: list[str]) -> _Step:
         short_optional="muinpCUTrw",
         long_optional=("mount", "uts", "ipc", "net", "pid", "cgroup", "user", "time", "root",
                        "wd", "user-parent"),
-    )  # fmt: skip
+    )
     return opts.operands or None
 
 
 def _time(args: list[str]) -> _Step:
     opts = _getopt(args, "fo", ("format", "output"),
-                   ("append", "portability", "quiet", "verbose", "help", "version"))  # fmt: skip
+                   ("append", "portability", "quiet", "verbose", "help", "version"))
     return opts.operands or None
 
 
@@ -496,7 +503,7 @@ def _watch(args: list[str]) -> _Step:
     opts = _getopt(args, "nq", ("interval", "equexit"),
                    ("beep", "color", "no-color", "chgexit", "errexit", "exec", "no-title",
                     "no-wrap", "precise", "help", "version"),
-                   short_optional="d", long_optional=("differences",))  # fmt: skip
+                   short_optional="d", long_optional=("differences",))
     if opts.has("-x", "--exec"):
         return opts.operands or None
     return _as_shell(" ".join(opts.operands)) if opts.operands else None
@@ -526,7 +533,7 @@ _WRAPPERS: dict[str, Callable[[list[str]], _Step]] = {
     "gxargs": _xargs, "chroot": _chroot, "unshare": _unshare, "nsenter": _nsenter,
     "time": _time, "watch": _watch, "sg": _sg, "parallel": _parallel, "command": _plain,
     "exec": _plain, "builtin": _plain,
-}  # fmt: skip
+}
 
 #: Wrappers whose option syntax is not modelled: every later argument is tried.
 _GENERIC_WRAPPERS = ARG_EXECUTING_WRAPPERS - set(_WRAPPERS) - {"find", "gfind", "busybox",
@@ -576,7 +583,7 @@ def _search(words: list[str], *, appended: bool, hops: int) -> str | None:
     shell = names & (SHELLS - _MULTICALL)
     if shell:
         parser = next((_SHELL_PARSERS[name] for name in shell if name in _SHELL_PARSERS),
-                      _posix_shell)  # fmt: skip
+                      _posix_shell)
         return parser(args, appended)
     if names & {"find", "gfind"}:
         for command in _find_commands(args):
@@ -593,7 +600,7 @@ def _search(words: list[str], *, appended: bool, hops: int) -> str | None:
             if wrapped is None:
                 return None
             return _search(wrapped, appended=appended or name in ("xargs", "gxargs"),
-                           hops=hops + 1)  # fmt: skip
+                           hops=hops + 1)
     if names & _GENERIC_WRAPPERS:
         for start in range(len(args)):
             if args[start].startswith("-"):
@@ -604,3 +611,20 @@ def _search(words: list[str], *, appended: bool, hops: int) -> str | None:
                 if found is not None:
                     return found
     return None
+
+
+def wrapped_command(name: str, args: Sequence[str]) -> list[str] | None:
+    """What the wrapper *name* (normalised) runs when given *args*, one level deep.
+
+    Returns the wrapped argv (a suffix of *args* when the wrapper runs it as given; a
+    synthesised ``["sh", "-c", COMMAND]`` when it runs a command string, as ``flock -c``
+    and ``sudo -s`` do; re-split words for ``env -S``), or None when it runs no command.
+    Only the wrappers with a modelled syntax are known; others give None.
+    """
+    handler = _WRAPPERS.get(name)
+    if handler is None:
+        return None
+    wrapped = handler(list(args))
+    if isinstance(wrapped, str):
+        return _as_shell(wrapped)
+    return wrapped

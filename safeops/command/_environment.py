@@ -1,0 +1,171 @@
+"""The environment a command gets: a small fixed base plus checked additions.
+
+A process inherits nothing from the caller's environment except the locale and time
+zone (when their values look like locale names). ``env=`` adds variables; each name must
+be on the allow-list (locale, time zone, terminal size and colour, and names a Program
+rule or the policy declares). Everything else is refused, and the message names the
+category it falls in, because these variables change what code the program runs:
+
+- loader: ``LD_PRELOAD``, ``LD_LIBRARY_PATH``, ``DYLD_*``, ``GCONV_PATH`` load native code;
+- interpreter: ``PYTHONPATH``, ``PYTHONSTARTUP``, ``PERL5OPT``, ``PERL5LIB``, ``RUBYOPT``,
+  ``NODE_OPTIONS`` ... make any script the program runs import attacker code;
+- shell: ``BASH_ENV``, ``ENV``, ``BASH_FUNC_*``, ``SHELLOPTS``, ``PS4``, ``IFS`` run code
+  in any shell or shell script the program starts;
+- pager/editor: ``PAGER``, ``LESSOPEN``, ``EDITOR`` ... name commands;
+- tool config: ``GIT_*``, ``SSH_*``, ``TAR_OPTIONS``, ``WGETRC``, ``CURL_HOME``,
+  ``OPENSSL_CONF`` ... name commands or config files that can;
+- location: ``PATH``, ``HOME``, ``XDG_CONFIG_HOME`` relocate where programs and config
+  files are found.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+from collections.abc import Iterable, Mapping
+
+from safeops.errors import UnsafeCommandError, quote
+
+__all__ = ["base_environment", "build_environment", "dangerous_reason"]
+
+#: Names anyone may pass through ``env=`` (plus ``LC_*``).
+ALWAYS_ALLOWED: frozenset[str] = frozenset(
+    {"LANG", "LANGUAGE", "TZ", "TERM", "COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR",
+     "CLICOLOR", "SOURCE_DATE_EPOCH"}
+)
+
+_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("loader variable (loads native code into the program)",
+     re.compile(r"LD_.*|DYLD_.*|GCONV_PATH|GETCONF_DIR|HOSTALIASES|LOCPATH|NLSPATH|MALLOC_.*"
+                r"|GLIBC_TUNABLES|RESOLV_HOST_CONF|LOCALDOMAIN|RES_OPTIONS")),
+    ("shell variable (runs code in any shell the program starts)",
+     re.compile(r"BASH_ENV|ENV|BASH_FUNC_.*|BASHOPTS|SHELLOPTS|PS[0-4]|PROMPT_COMMAND|IFS"
+                r"|CDPATH|FPATH|ZDOTDIR|SHELL|POSIXLY_CORRECT|GLOBIGNORE|HISTFILE|KSH_.*")),
+    ("interpreter variable (makes scripts the program runs load other code)",
+     re.compile(r"PYTHON.*|PERL.*|RUBY.*|GEM_.*|BUNDLE_.*|NODE_.*|NPM_.*|JAVA_TOOL_OPTIONS"
+                r"|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|CLASSPATH|LUA_.*|TCLLIBPATH|PHPRC"
+                r"|PHP_INI_SCAN_DIR|R_.*|JULIA_.*|AWKPATH|AWKLIBPATH|DENO_.*|TCL_LIBRARY")),
+    ("pager or editor variable (names a command to run)",
+     re.compile(r".*PAGER|LESS.*|MORE|EDITOR|VISUAL|BROWSER|MANOPT|MANPATH|MANROFFOPT"
+                r"|GROFF_.*|VIMINIT|EXINIT|MYVIMRC|VIMRUNTIME|VIM")),
+    ("tool configuration variable (names a command or a config file that can)",
+     re.compile(r"GIT_.*|SSH_.*|GPG_.*|GNUPGHOME|TAR_OPTIONS|WGETRC|SYSTEM_WGETRC|CURL_.*"
+                r"|OPENSSL_.*|SSL_.*|RSYNC_.*|ZIPOPT|ZIP|UNZIP|UNZIPOPT|GZIP|BZIP2?|XZ_.*"
+                r"|ZSTD_.*|SUDO_.*|GIT|TERMINFO.*|TERMCAP|INPUTRC|.*_CONFIG.*|.*RC"
+                r"|.*_PROXY|.*_proxy|PROXY_.*|NETRC|KRB5.*|LESSKEY.*|FIND.*|XARGS.*")),
+    ("location variable (relocates where programs or config files are found)",
+     re.compile(r"PATH|HOME|XDG_.*|TMPDIR|TEMP|TMP|PWD|OLDPWD|USER|LOGNAME")),
+)
+
+#: Variables whose *presence* would be refused but whose value run_cmd sets itself.
+_LOCALE = re.compile(r"LC_[A-Z_]+")
+_SANE_LOCALE_VALUE = re.compile(r"[A-Za-z0-9_.@:+/-]{0,64}")
+
+
+def dangerous_reason(name: str) -> str | None:
+    """Why *name* is refused for any program, or None if it is not in a danger category."""
+    for reason, pattern in _CATEGORIES:
+        if pattern.fullmatch(name) or pattern.fullmatch(name.upper()):
+            return reason
+    return None
+
+
+def _home() -> str:
+    # From the password database, never from $HOME: the caller's environment may itself
+    # have been set by someone else (a CGI server, a CI job) to relocate config files.
+    try:
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:  # a uid with no passwd entry (containers): no home at all
+        return "/nonexistent"
+
+
+def base_environment(search_path: Iterable[str]) -> dict[str, str]:
+    """The minimal environment every command starts from.
+
+    A fixed ``PATH`` (the safe search path), ``HOME`` from the password database,
+    ``LANG``/``LC_*``/``TZ`` copied from the caller only when their values look like
+    locale names, and variables that switch off known command hooks: ``LESSSECURE=1``
+    (less runs no shell, no LESSOPEN), ``PAGER=cat`` and ``GIT_PAGER=cat``.
+    """
+    env = {
+        "PATH": os.pathsep.join(search_path),
+        "HOME": _home(),
+        "LANG": "C.UTF-8",
+        "LESSSECURE": "1",
+        "PAGER": "cat",
+        "GIT_PAGER": "cat",
+        "GIT_TERMINAL_PROMPT": "0",
+    }
+    for name, value in os.environ.items():
+        if (name in ("LANG", "LANGUAGE", "TZ") or _LOCALE.fullmatch(name)) and (
+            _SANE_LOCALE_VALUE.fullmatch(value)
+        ):
+            env[name] = value
+    return env
+
+
+def build_environment(
+    search_path: Iterable[str],
+    extra: Mapping[str, str] | None,
+    *,
+    allowed: frozenset[str],
+    unsafe_allowed: frozenset[str],
+    fixed: Mapping[str, str],
+) -> dict[str, str]:
+    """The base environment plus *extra*, after checking every name in *extra*.
+
+    *allowed* are names a Program rule or the policy declared; *unsafe_allowed* names
+    the caller opted in to with ``unsafe_env``. *fixed* are variables the built-in rule
+    of the program sets (``GIT_ALLOW_PROTOCOL``); the caller cannot override them
+    without ``unsafe_env``.
+    """
+    env = base_environment(search_path)
+    env.update(fixed)
+    if not extra:
+        return env
+    if not isinstance(extra, Mapping):
+        raise UnsafeCommandError(
+            f"env must be a mapping of names to values, got {type(extra).__name__}",
+            rule="environment",
+        )
+    for name, value in extra.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise UnsafeCommandError(
+                f"env names and values must be str, got {quote(name)}={quote(value)}",
+                rule="environment",
+            )
+        if not _ENV_NAME.fullmatch(name):
+            raise UnsafeCommandError(
+                f"refused environment variable name {quote(name)}: not a portable name",
+                rule="environment",
+                variable=name,
+            )
+        if "\0" in value:
+            raise UnsafeCommandError(
+                f"refused environment variable {name}: its value contains a NUL byte",
+                rule="environment",
+                variable=name,
+            )
+        if name in unsafe_allowed:
+            env[name] = value
+            continue
+        reason = dangerous_reason(name)
+        permitted = (name in ALWAYS_ALLOWED or _LOCALE.fullmatch(name)) or (
+            name in allowed and reason is None
+        )
+        if not permitted or name in fixed:
+            why = reason or "not on the allow-list of environment variables"
+            raise UnsafeCommandError(
+                f"refused environment variable {name}: {why}. Only locale, time zone, "
+                "terminal and names a Program rule declares (Program(..., env={...})) "
+                "are passed; to pass it anyway, name it in unsafe_env=[...]",
+                rule="environment",
+                variable=name,
+                category=why,
+            )
+        env[name] = value
+    return env
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
