@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from safeops.command import CommandPolicy, CommandResult, Program, arun_cmd, run_cmd
 from safeops.errors import SafeOpsError, SafeOpsWarning
+from safeops.evaluate import compile_expr, safe_eval
 
 __all__ = [
     "CommandPolicy",
@@ -18,7 +19,9 @@ __all__ = [
     "SafeOpsWarning",
     "__version__",
     "arun_cmd",
+    "compile_expr",
     "run_cmd",
+    "safe_eval",
 ]
 
 

@@ -18,7 +18,9 @@ EXPECTED_TOP_LEVEL = [
     "SafeOpsWarning",
     "__version__",
     "arun_cmd",
+    "compile_expr",
     "run_cmd",
+    "safe_eval",
 ]
 
 

@@ -1,0 +1,279 @@
+"""Run-time guards injected into an expression where safety depends on values.
+
+The rewriter (``_rewrite``) replaces an operation by a call to one of these only where
+the operands' types or sizes cannot be decided from the source, so a formula over
+numbers runs as plain bytecode. Each guard checks the *size of the result before
+computing it* (CPython does the expensive work in C, where it cannot be interrupted) and
+charges it to the evaluation's budget, a two-item list ``[length, steps]`` created fresh
+for every evaluation (so one Expression is safe to share between threads).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from safeops.errors import EvaluationLimitError, UnsafeExpressionError
+from safeops.evaluate._limits import ExpressionLimits
+from safeops.evaluate._policy import ALLOWED_ATTRIBUTES
+
+__all__ = ["GUARD_NAMES", "Budget", "check_format_spec", "make_guards"]
+
+Budget = list[int]  # [remaining length units, remaining comprehension steps]
+
+_SEQUENCES = (str, bytes, list, tuple)
+_INTS = (int, bool)
+_NUMBERS = (int, bool, float, complex)
+_COPYING_BUILTINS = ("str", "repr", "ascii", "list", "tuple", "set", "frozenset", "dict",
+                     "sorted", "bin", "hex", "oct")  # fmt: skip
+#: Names of the guards in an expression's scope. They start with "_", which no
+#: expression can name, so only the rewriter can call them.
+GUARD_NAMES = {
+    "mul": "_g_mul", "add": "_g_add", "mod": "_g_mod", "pow": "_g_pow",
+    "lshift": "_g_lshift", "attr": "_g_attr", "iter": "_g_iter", "fmt": "_g_fmt",
+    "charge": "_g_charge", "range": "_g_range", "sum": "_g_sum", "zip": "_g_zip",
+    "budget": "_g_budget", "or": "_g_or", "xor": "_g_xor", "steps": "_g_steps",
+}  # fmt: skip
+_PRINTF_SPEC = re.compile(r"%(\([^)]*\))?([-#0 +]*)(\*|\d*)(?:\.(\*|\d*))?[hlL]?(.)", re.DOTALL)
+_DIGITS = re.compile(r"\d+")
+
+
+def _too_big(what: str, limit: str, maximum: int) -> EvaluationLimitError:
+    return EvaluationLimitError(
+        f"{what} would exceed the {limit} budget of {maximum}; raise ExpressionLimits."
+        f"{limit} deliberately if this is legitimate",
+        limit=limit,
+        maximum=maximum,
+    )
+
+
+def check_format_spec(spec: str, max_length: int) -> int:
+    """Return the widest width/precision in a format spec; refuse one over *max_length*."""
+    widest = max((len(run) for run in _DIGITS.findall(spec)), default=0)
+    if widest > len(str(max_length)):
+        raise _too_big("format width or precision", "max_length", max_length)
+    value = max((int(run) for run in _DIGITS.findall(spec)), default=0)
+    if value > max_length:
+        raise _too_big("format width or precision", "max_length", max_length)
+    return value
+
+
+def _size(value: object) -> int:
+    if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)):
+        return len(value)
+    if isinstance(value, int):
+        return value.bit_length() // 64
+    return 1
+
+
+def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
+    """Build the guard functions for *limits*; keys are the names in :data:`GUARD_NAMES`."""
+    max_bits = limits.max_int_bits
+    max_length = limits.max_length
+
+    def charge(value: Any, budget: Budget) -> Any:
+        budget[0] -= _size(value)
+        if budget[0] < 0:
+            raise _too_big("data produced by this evaluation", "max_length", max_length)
+        return value
+
+    def int_bits(bits: int, budget: Budget) -> None:
+        if bits > max_bits:
+            raise _too_big(f"an integer of {bits} bits", "max_int_bits", max_bits)
+        budget[0] -= bits // 64
+        if budget[0] < 0:
+            raise _too_big("data produced by this evaluation", "max_length", max_length)
+
+    def sized(length: int, budget: Budget) -> None:
+        if length > max_length:
+            raise _too_big(f"a result of length {length}", "max_length", max_length)
+        budget[0] -= length
+        if budget[0] < 0:
+            raise _too_big("data produced by this evaluation", "max_length", max_length)
+
+    def mul(left: Any, right: Any, budget: Budget) -> Any:
+        if type(left) in _INTS and type(right) in _INTS:
+            int_bits(left.bit_length() + right.bit_length(), budget)
+        elif type(left) in _INTS and type(right) in _SEQUENCES:
+            sized(len(right) * max(left, 0), budget)
+        elif type(right) in _INTS and type(left) in _SEQUENCES:
+            sized(len(left) * max(right, 0), budget)
+        return left * right
+
+    def add(left: Any, right: Any, budget: Budget) -> Any:
+        if type(left) in _SEQUENCES or type(left) in (set, frozenset, dict):
+            sized(len(left) + _size(right), budget)
+        return left + right
+
+    def bitor(left: Any, right: Any, budget: Budget) -> Any:
+        if type(left) in (set, frozenset, dict):
+            sized(len(left) + _size(right), budget)
+        return left | right
+
+    def power(base: Any, exponent: Any, modulus: Any, budget: Budget) -> Any:
+        if type(base) in _INTS and type(exponent) in _INTS:
+            if modulus is not None:
+                if type(modulus) in _INTS:
+                    bits = max(base.bit_length(), exponent.bit_length(), modulus.bit_length())
+                    int_bits(bits, budget)
+                return pow(base, exponent, modulus)
+            if exponent > 0 and abs(base) > 1:
+                # log2 of the result, computed without computing it
+                bits = int(min(exponent, max_bits + 1) * math.log2(abs(base))) + 1
+                int_bits(bits, budget)
+        if modulus is not None:
+            return pow(base, exponent, modulus)
+        return base**exponent
+
+    def xor(left: Any, right: Any, budget: Budget) -> Any:
+        if type(left) in (set, frozenset):
+            sized(len(left) + _size(right), budget)
+        return left ^ right
+
+    def steps(value: Any, budget: Budget) -> Any:
+        budget[1] -= _size(value) + 1
+        if budget[1] < 0:
+            raise _too_big("comprehension steps", "max_iterations", limits.max_iterations)
+        return value
+
+    def mod(left: Any, right: Any, budget: Budget) -> Any:
+        if type(left) in (str, bytes):
+            sized(_printf_size(left, right, max_length), budget)
+        return left % right
+
+    def lshift(left: Any, right: Any, budget: Budget) -> Any:
+        if type(left) in _INTS and type(right) in _INTS and left and right > 0:
+            int_bits(left.bit_length() + min(right, max_bits + 1), budget)
+        return left << right
+
+    def iterate(iterable: Iterable[Any], cost: int, budget: Budget) -> Iterator[Any]:
+        # Each step of a comprehension costs the size of its body, so nesting and big
+        # bodies run out of budget together (memory and time both scale with it).
+        for item in iterable:
+            budget[1] -= cost
+            if budget[1] < 0:
+                raise _too_big("comprehension steps", "max_iterations", limits.max_iterations)
+            yield item
+
+    def fmt(value: Any, conversion: int, spec: str, budget: Budget) -> str:
+        check_format_spec(spec, max_length)
+        if conversion == ord("r"):
+            value = repr(value)
+        elif conversion == ord("s"):
+            value = str(value)
+        elif conversion == ord("a"):
+            value = ascii(value)
+        return charge(format(value, spec), budget)  # type: ignore[no-any-return]
+
+    def bounded_range(*args: int) -> range:
+        result = range(*args)
+        try:
+            length = len(result)
+        except OverflowError:
+            length = max_length + 1
+        if length > max_length:
+            raise _too_big(f"a range of {length} items", "max_length", max_length)
+        return result
+
+    def safe_sum(iterable: Iterable[Any], /, start: Any = 0) -> Any:
+        if type(start) not in _NUMBERS:
+            raise UnsafeExpressionError(
+                "sum() with a non-numeric start is refused (concatenating sequences with "
+                "sum is quadratic); use a comprehension or str.join",
+                function="sum",
+            )
+        return sum(iterable, start)
+
+    def safe_zip(*iterables: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
+        if len(iterables) > 64:
+            raise _too_big(f"zip() of {len(iterables)} iterables", "zip arguments", 64)
+        return zip(*iterables)  # noqa: B905 (zip's own semantics)
+
+    def attribute(obj: Any, name: str, budget: Budget) -> Any:
+        allowed = ALLOWED_ATTRIBUTES.get(type(obj))
+        if allowed is None or name not in allowed:
+            raise UnsafeExpressionError(
+                f"attribute {name!r} of a {type(obj).__name__} value is not allowed; only "
+                "listed public attributes of plain data types can be read",
+                attribute=name,
+                value_type=type(obj).__name__,
+            )
+        value = getattr(obj, name)
+        if not callable(value):
+            return value
+        return _method(obj, name, value, sized, charge, steps, budget)
+
+    return {
+        GUARD_NAMES["mul"]: mul, GUARD_NAMES["add"]: add, GUARD_NAMES["or"]: bitor,
+        GUARD_NAMES["xor"]: xor, GUARD_NAMES["steps"]: steps,
+        GUARD_NAMES["pow"]: power, GUARD_NAMES["mod"]: mod,
+        GUARD_NAMES["lshift"]: lshift, GUARD_NAMES["iter"]: iterate,
+        GUARD_NAMES["fmt"]: fmt, GUARD_NAMES["charge"]: charge,
+        GUARD_NAMES["range"]: bounded_range, GUARD_NAMES["sum"]: safe_sum,
+        GUARD_NAMES["zip"]: safe_zip, GUARD_NAMES["attr"]: attribute,
+    }  # fmt: skip
+
+
+_SIZED_METHODS = frozenset(
+    {"center", "ljust", "rjust", "zfill", "expandtabs", "replace", "join", "split",
+     "rsplit", "splitlines", "upper", "lower", "title", "capitalize", "swapcase",
+     "casefold", "strip", "lstrip", "rstrip", "hex", "decode", "items", "keys", "values",
+     "union", "symmetric_difference", "difference", "intersection", "partition",
+     "rpartition", "removeprefix", "removesuffix"}
+)  # fmt: skip
+
+
+def _method(  # noqa: PLR0917
+    obj: Any, name: str, method: Callable[..., Any], sized: Callable[[int, Budget], None],
+    charge: Callable[[Any, Budget], Any], steps: Callable[[Any, Budget], Any],
+    budget: Budget,
+) -> Callable[..., Any]:  # fmt: skip
+    """Wrap a method: its work (linear in the object) is charged as steps; where the result
+    can grow beyond the input its size is checked before the call, and every sequence it
+    returns is charged to the length budget."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        steps(obj, budget)
+        if name not in _SIZED_METHODS:
+            return method(*args, **kwargs)
+        if name in ("center", "ljust", "rjust", "zfill") and args and type(args[0]) in _INTS:
+            sized(int(args[0]), budget)
+        elif name == "expandtabs":
+            tabsize = args[0] if args else kwargs.get("tabsize", 8)
+            if type(tabsize) in _INTS:
+                sized(len(obj) + obj.count("\t" if type(obj) is str else b"\t") * tabsize,
+                      budget)  # fmt: skip
+        elif name == "replace" and len(args) >= 2:
+            old, new = args[0], args[1]
+            if type(old) is type(obj) and type(new) is type(obj):
+                hits = obj.count(old) if old else len(obj) + 1
+                count = args[2] if len(args) > 2 else kwargs.get("count", -1)
+                if type(count) in _INTS and count >= 0:
+                    hits = min(hits, count)
+                sized(len(obj) + hits * max(len(new) - len(old), 0), budget)
+        elif name == "join" and args:
+            parts = list(args[0])
+            sized(sum(_size(part) for part in parts) + len(obj) * len(parts), budget)
+            return method(parts)
+        return charge(method(*args, **kwargs), budget)
+
+    return call
+
+
+def _printf_size(template: str | bytes, values: Any, max_length: int) -> int:
+    """Upper bound of ``template % values`` (refusing ``*`` widths, taken from data)."""
+    text = template if isinstance(template, str) else template.decode("latin-1")
+    specs = _PRINTF_SPEC.findall(text)
+    widths = 0
+    for _key, _flags, width, precision, _kind in specs:
+        if width == "*" or precision == "*":
+            raise UnsafeExpressionError("'*' widths in %-formatting are refused", operator="%")
+        widths += check_format_spec(width + "." + precision, max_length)
+    items = values.values() if isinstance(values, dict) else (
+        values if isinstance(values, tuple) else (values,)
+    )  # fmt: skip
+    largest = max((_size(item) * (64 if isinstance(item, int) else 1) + 32
+                   for item in items), default=0)  # fmt: skip
+    return len(template) + widths + len(specs) * largest
