@@ -1,0 +1,312 @@
+"""The JSON codec: a walk that tags what JSON cannot say, then orjson.
+
+Encoding converts the value into JSON-native data (dict with str keys, list, str, int,
+float, bool, None) in one Python walk, replacing every other value by a one-key object
+``{"$tag": payload}`` (see docs/serialize-format.md), then lets orjson write the bytes.
+The walk is optimistic: it does not check every str for lone surrogates, every int for
+its 64-bit range or every key for its type; orjson refuses those, and only then the walk
+runs again in a careful mode that tags them.
+
+Decoding checks the budgets on the raw bytes first (see :mod:`._shape`), lets orjson
+build the value, and walks it only when the bytes may contain a tag (a ``$``) or a
+budget needs a per-value check. Depth is counted by the walk and by the shape scan,
+never by the interpreter's recursion limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from safeops.errors import DecodeError, DecodeLimitError, EncodeError, EncodeLimitError, quote
+from safeops.serialize import _registry, _tags
+from safeops.serialize._limits import Limits
+from safeops.serialize._shape import check_json_shape, raise_too_deep
+from safeops.serialize._walk import TooDeep, diagnose_too_deep
+
+__all__ = ["decode_json", "encode_json", "may_have_tags"]
+
+_NONE = type(None)
+_OPTIONS = orjson.OPT_PASSTHROUGH_SUBCLASS
+_UTC = timezone.utc
+
+
+def _make_encoder(careful: bool) -> Callable[[Any, int], Any]:
+    # In careful mode str and int leave the fast pass-through set so the walk can check
+    # them; keys are checked too. The fast mode relies on orjson to refuse those cases.
+    passthrough = frozenset({bool, _NONE} if careful else {str, int, bool, _NONE})
+
+    def enc(obj: Any, budget: int) -> Any:
+        kind = type(obj)
+        if kind in passthrough:
+            return obj
+        if kind is dict:
+            if budget <= 0:
+                raise TooDeep
+            budget -= 1
+            if careful and not all(
+                type(key) is str and not _tags.has_surrogates(key) for key in obj
+            ):
+                items: list[Any] = []
+                for key, value in obj.items():
+                    items.append(enc(key, budget))
+                    items.append(enc(value, budget))
+                return {"$map": items}
+            out = {
+                key: value if type(value) in passthrough else enc(value, budget)
+                for key, value in obj.items()
+            }
+            if len(out) == 1:
+                for key in out:
+                    if type(key) is str and key[:1] == "$":
+                        return {"$dict": out}
+            return out
+        if kind is list:
+            if budget <= 0:
+                raise TooDeep
+            return [item if type(item) in passthrough else enc(item, budget - 1) for item in obj]
+        if kind is float:
+            return obj if obj - obj == 0.0 else {"$float": _tags.float_word(obj)}
+        if kind is str:  # careful mode only
+            return (
+                {"$str": _tags.b64(_tags.surrogate_bytes(obj))}
+                if _tags.has_surrogates(obj)
+                else obj
+            )
+        if kind is int:  # careful mode only
+            return obj if -(2**63) <= obj < 2**64 else {"$int": _tags.bigint_text(obj)}
+        if kind is tuple or kind is set or kind is frozenset:
+            if budget <= 0:
+                raise TooDeep
+            items = [item if type(item) in passthrough else enc(item, budget - 1) for item in obj]
+            return {_CONTAINER_TAGS[kind]: items}
+        if kind is datetime:
+            # orjson writes naive and UTC datetimes exactly as isoformat() does, in C.
+            if (obj.tzinfo is None or obj.tzinfo is _UTC) and not obj.fold:
+                return {"$datetime": obj}
+            return {"$datetime": _tags.temporal_to(obj)}
+        if kind is UUID:
+            return {"$uuid": obj}  # orjson writes the canonical hyphenated form
+        if kind is date:
+            return {"$date": obj.isoformat()}
+        if kind is time:
+            return {"$time": _tags.temporal_to(obj)}
+        if kind is timedelta:
+            return {"$timedelta": _tags.timedelta_to(obj)}
+        if kind is Decimal:
+            return {"$decimal": str(obj)}
+        if kind is bytes:
+            return {"$bytes": _tags.b64(obj)}
+        if kind is bytearray:
+            return {"$bytearray": _tags.b64(obj)}
+        if kind is complex:
+            return {"$complex": [_tags.float_or_word(obj.real), _tags.float_or_word(obj.imag)]}
+        entry = _registry.by_class(kind)
+        if entry is not None:
+            if budget <= 0:
+                raise TooDeep
+            return {"$obj:" + entry.name: enc(entry.to_data(obj), budget - 1)}
+        raise EncodeError(
+            f"cannot encode an object of type {kind.__module__}.{kind.__qualname__}: "
+            "register the class with serialize.register(), or convert it to a supported type",
+            type=f"{kind.__module__}.{kind.__qualname__}",
+        )
+
+    return enc
+
+
+_CONTAINER_TAGS: dict[type, str] = {tuple: "$tuple", set: "$set", frozenset: "$frozenset"}
+_encode_fast = _make_encoder(careful=False)
+_encode_careful = _make_encoder(careful=True)
+
+
+def encode_json(obj: Any, limits: Limits) -> bytes:
+    """Encode *obj* as JSON bytes (raises EncodeError/EncodeLimitError)."""
+    try:
+        try:
+            return orjson.dumps(_encode_fast(obj, limits.max_depth), option=_OPTIONS)
+        except orjson.JSONEncodeError:
+            # A big int, a lone surrogate or a non-str key: redo the walk with checks.
+            return orjson.dumps(_encode_careful(obj, limits.max_depth), option=_OPTIONS)
+    except TooDeep:
+        raise diagnose_too_deep(obj, limits.max_depth) from None
+    except orjson.JSONEncodeError as error:
+        if "ecursion" in str(error):
+            raise EncodeLimitError(
+                "the value nests deeper than JSON can be written (orjson stops at 254 levels)",
+                limit="max_depth",
+            ) from None
+        raise EncodeError(f"cannot encode as JSON: {error}") from None
+    except RecursionError:
+        raise diagnose_too_deep(obj, limits.max_depth) from None
+
+
+def may_have_tags(data: bytes) -> bool:
+    """False only if no object key in *data* can start with ``$`` (so no walk is needed)."""
+    return b"$" in data or b"\\u0024" in data
+
+
+@lru_cache(maxsize=64)
+def _decoder(limits: Limits, check_strings: bool) -> Callable[[Any, int], Any]:
+    # Strings need checking only when the input is longer than max_str_len; otherwise no
+    # string in it can be, and the walk skips the key checks.
+    max_str = limits.max_str_len
+    max_digits = limits.max_int_digits
+
+    def too_long(value: str) -> DecodeLimitError:
+        return DecodeLimitError(
+            f"a string of {len(value)} characters exceeds max_str_len={max_str}",
+            limit="max_str_len",
+            maximum=max_str,
+            actual=len(value),
+        )
+
+    def dec_list(items: list[Any], budget: int) -> list[Any]:
+        # budget: container levels still allowed, this one included.
+        if budget <= 0:
+            raise_too_deep(limits.max_depth)
+        budget -= 1
+        for index, item in enumerate(items):
+            kind = type(item)
+            if kind is dict:
+                new = dec_dict(item, budget)
+                if new is not item:
+                    items[index] = new
+            elif kind is list:
+                dec_list(item, budget)
+            elif check_strings and kind is str and len(item) > max_str:
+                raise too_long(item)
+        return items
+
+    def dec_dict(obj: dict[str, Any], budget: int) -> Any:
+        if len(obj) == 1:
+            for key, value in obj.items():
+                if key[:1] == "$":
+                    return dec_tag(key, value, budget)
+        if budget <= 0:
+            raise_too_deep(limits.max_depth)
+        budget -= 1
+        if check_strings:
+            for key in obj:
+                if len(key) > max_str:
+                    raise too_long(key)
+        for key, value in obj.items():
+            kind = type(value)
+            if kind is dict:
+                new = dec_dict(value, budget)
+                if new is not value:
+                    obj[key] = new
+            elif kind is list:
+                dec_list(value, budget)
+            elif check_strings and kind is str and len(value) > max_str:
+                raise too_long(value)
+        return obj
+
+    def dec_any(value: Any, budget: int) -> Any:
+        kind = type(value)
+        if kind is list:
+            return dec_list(value, budget)
+        if kind is dict:
+            return dec_dict(value, budget)
+        if kind is str and len(value) > max_str:
+            raise too_long(value)
+        return value
+
+    def payload_list(tag: str, payload: Any, budget: int) -> list[Any]:
+        # The tag object stands for one container: its payload list is that container.
+        if type(payload) is not list:
+            raise _tags.bad(tag[1:], payload)
+        return dec_list(payload, budget)
+
+    def dec_tag(tag: str, payload: Any, budget: int) -> Any:
+        if tag == "$datetime":
+            return _tags.temporal_from(payload, datetime)
+        if tag == "$uuid":
+            return _tags.uuid_from_text(payload)
+        if tag == "$tuple":
+            return tuple(payload_list(tag, payload, budget))
+        if tag == "$dict":
+            if type(payload) is not dict or len(payload) != 1:
+                raise _tags.bad("dict", payload)
+            if budget <= 0:
+                raise_too_deep(limits.max_depth)
+            key = next(iter(payload))
+            return {key: dec_any(payload[key], budget - 1)}
+        if tag in ("$set", "$frozenset"):
+            items = payload_list(tag, payload, budget)
+            _tags.check_hashable(items, tag[1:], len(items))
+            return set(items) if tag == "$set" else frozenset(items)
+        if tag == "$map":
+            items = payload_list(tag, payload, budget)
+            if len(items) % 2:
+                raise _tags.bad("map", "an odd number of items")
+            keys = items[0::2]
+            _tags.check_hashable(keys, "map", len(keys))
+            return dict(zip(keys, items[1::2], strict=True))
+        if tag == "$date":
+            return _tags.date_from(payload)
+        if tag == "$time":
+            return _tags.temporal_from(payload, time)
+        if tag == "$timedelta":
+            return _tags.timedelta_from(payload)
+        if tag == "$decimal":
+            return _tags.decimal_from(payload, max_digits)
+        if tag == "$int":
+            return _tags.bigint_from_text(payload, max_digits)
+        if tag == "$float":
+            return _tags.float_from_word(payload)
+        if tag == "$complex":
+            return _tags.complex_from(payload)
+        if tag == "$bytes":
+            return _tags.from_b64(payload, "bytes", max_str)
+        if tag == "$bytearray":
+            return bytearray(_tags.from_b64(payload, "bytearray", max_str))
+        if tag == "$str":
+            return _tags.str_from_surrogate_bytes(_tags.from_b64(payload, "str", max_str * 4))
+        if tag.startswith("$obj:"):
+            name = tag[5:]
+            entry = _registry.by_name(name)
+            if entry is None:
+                raise DecodeError(
+                    f"the data names the type {quote(name)}, which is not registered; "
+                    "register it with serialize.register() (nothing is imported by name)",
+                    type=name,
+                )
+            if budget <= 0:
+                raise_too_deep(limits.max_depth)
+            return entry.from_data(dec_any(payload, budget - 1))
+        raise DecodeError(
+            f"unknown tag {quote(tag)}; a one-key object whose key starts with "
+            "'$' is reserved for tags (see docs/serialize-format.md)",
+            tag=tag,
+        )
+
+    return dec_any
+
+
+def decode_json(data: bytes, limits: Limits, *, tags: bool | None = None) -> Any:
+    """Decode one JSON document under *limits* (DecodeError on anything refused)."""
+    if tags is None:
+        tags = may_have_tags(data)
+    check_json_shape(data, limits, exact_depth=not tags)
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise DecodeError(f"invalid JSON: {quote(str(error), 200)}") from None
+    check_strings = len(data) > limits.max_str_len
+    if tags or check_strings:
+        try:
+            return _decoder(limits, check_strings)(value, limits.max_depth)
+        except DecodeError:
+            raise
+        except (TypeError, ValueError, OverflowError, KeyError, AttributeError) as error:
+            # Registered from_data hooks are application code and may raise anything of
+            # this kind on bad data; the caller only ever sees DecodeError.
+            raise DecodeError(f"invalid tagged value: {quote(str(error), 200)}") from error
+    return value
