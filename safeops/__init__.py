@@ -7,6 +7,7 @@ them, so ``import safeops`` stays cheap.
 
 from __future__ import annotations
 
+from safeops import serialize
 from safeops.command import CommandPolicy, CommandResult, Program, arun_cmd, run_cmd
 from safeops.errors import SafeOpsError, SafeOpsWarning
 from safeops.evaluate import compile_expr, safe_eval
@@ -22,6 +23,7 @@ __all__ = [
     "compile_expr",
     "run_cmd",
     "safe_eval",
+    "serialize",
 ]
 
 

@@ -21,6 +21,7 @@ EXPECTED_TOP_LEVEL = [
     "compile_expr",
     "run_cmd",
     "safe_eval",
+    "serialize",
 ]
 
 
