@@ -72,8 +72,10 @@ def test_every_entry_resolves_to_a_type_or_singleton_or_the_codec_function() -> 
     """Each pair names something real: a class, a builtin singleton or _codecs.encode."""
     for module, name in SAFE_GLOBALS:
         value = getattr(importlib.import_module(module), name)
-        assert isinstance(value, type) or value in (Ellipsis, NotImplemented) or (
-            (module, name) == ("_codecs", "encode")
+        assert (
+            isinstance(value, type)
+            or value in (Ellipsis, NotImplemented)
+            or ((module, name) == ("_codecs", "encode"))
         )
 
 
