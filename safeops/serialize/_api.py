@@ -65,7 +65,7 @@ def _as_bytes(data: Any, limits: Limits) -> bytes:
         return data
     if isinstance(data, (bytearray, memoryview)):
         size = data.nbytes if isinstance(data, memoryview) else len(data)
-        if size > limits.max_bytes + 64:
+        if size > limits.max_bytes + _envelope.OVERHEAD:
             raise DecodeLimitError(
                 f"the input is {size} bytes, more than max_bytes={limits.max_bytes}",
                 limit="max_bytes",
@@ -105,7 +105,7 @@ def loads(
     active = DEFAULT_LIMITS if limits is None else limits
     raw = _as_bytes(data, active)
     if key is not None:
-        if len(raw) > active.max_bytes + 64:
+        if len(raw) > active.max_bytes + _envelope.OVERHEAD:
             raise DecodeLimitError(
                 f"the input is {len(raw)} bytes, more than max_bytes={active.max_bytes}",
                 limit="max_bytes",
@@ -125,7 +125,7 @@ def loads(
             from safeops.serialize import _typed
 
             if not may_have_tags(raw) and len(raw) <= active.max_str_len:
-                check_json_shape(raw, active, exact_depth=True)
+                check_json_shape(raw, active, tagged=False)
                 return _typed.validate_json(raw, type)
             return _typed.validate_python(decode_json(raw, active), type)
         return decode_json(raw, active)

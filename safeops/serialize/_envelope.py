@@ -7,7 +7,8 @@ Layout (all integers big-endian; see docs/serialize-format.md)::
     5   8  key id              first 8 bytes of HMAC-SHA256(key, b"safeops.serialize key id")
     13  8  purpose digest      first 8 bytes of SHA-256(purpose, UTF-8)
     21  8  timestamp           unsigned seconds since the Unix epoch, when it was signed
-    29  n  document            the encoded bytes
+    29  4  length              n, the length of the document
+    33  n  document            the encoded bytes
     -32 32 MAC                 HMAC-SHA256(key, domain + purpose + b"\\x00" + bytes[0:-32])
 
 where domain is b"safeops.serialize.v1\\x00".
@@ -27,12 +28,14 @@ from typing import Union
 
 from safeops.errors import ConfigurationError, SignatureError
 
-__all__ = ["MAGIC", "MIN_KEY_BYTES", "Keys", "normalise_keys", "open_envelope", "seal"]
+__all__ = ["MAGIC", "MIN_KEY_BYTES", "OVERHEAD", "Keys", "normalise_keys", "open_envelope", "seal"]
 
 MAGIC = b"SOE\x01"
 MIN_KEY_BYTES = 32
-_HEADER = 29
+_HEADER = 33
 _MAC = 32
+#: Bytes an envelope adds around the document.
+OVERHEAD = _HEADER + _MAC
 _DOMAIN = b"safeops.serialize.v1\x00"
 #: How far in the future a timestamp may be before it is refused (clock skew between hosts).
 CLOCK_SKEW_SECONDS = 300
@@ -91,6 +94,7 @@ def seal(
             key_id,
             hashlib.sha256(purpose_bytes).digest()[:8],
             stamp.to_bytes(8, "big"),
+            len(document).to_bytes(4, "big"),
             document,
         )
     )
@@ -121,6 +125,16 @@ def open_envelope(
         )
     if data[3:4] != MAGIC[3:4]:
         raise SignatureError(f"unsupported envelope version {data[3]}", reason="version")
+    declared = _HEADER + int.from_bytes(data[29:33], "big") + _MAC
+    if len(data) < declared:
+        raise SignatureError(
+            f"the signed envelope is truncated ({len(data)} of {declared} bytes)",
+            reason="truncated",
+        )
+    if len(data) > declared:
+        raise SignatureError(
+            "the signed envelope has trailing data after its signature", reason="trailing"
+        )
     key_id = data[5:13]
     secret = next((secret for kid, secret in keys if hmac.compare_digest(kid, key_id)), None)
     if secret is None:
@@ -136,7 +150,7 @@ def open_envelope(
     signed, mac = data[:-_MAC], data[-_MAC:]
     if not hmac.compare_digest(mac, _mac(secret, purpose_bytes, signed)):
         raise SignatureError(
-            "the signature does not match: the data was tampered with or truncated",
+            "the signature does not match: the data or its signature was tampered with",
             reason="tampered",
         )
     stamp = int.from_bytes(data[21:29], "big")

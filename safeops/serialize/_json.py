@@ -294,7 +294,7 @@ def decode_json(data: bytes, limits: Limits, *, tags: bool | None = None) -> Any
     """Decode one JSON document under *limits* (DecodeError on anything refused)."""
     if tags is None:
         tags = may_have_tags(data)
-    check_json_shape(data, limits, exact_depth=not tags)
+    check_json_shape(data, limits, tagged=tags)
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as error:

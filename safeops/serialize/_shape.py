@@ -90,8 +90,13 @@ def _exceeds_depth(data: bytes, max_depth: int) -> bool:
     return bool(brackets)
 
 
-def check_json_shape(data: bytes, limits: Limits, *, exact_depth: bool) -> None:
-    """Refuse *data* if it holds too many values or (with *exact_depth*) nests too deep."""
+def check_json_shape(data: bytes, limits: Limits, *, tagged: bool) -> None:
+    """Refuse *data* if it is too long, holds too many values or nests too deep.
+
+    Without tags the JSON depth is the value's depth. With tags (*tagged*), a tag object
+    and its payload stand for one container, so up to ``2 * max_depth + 2`` JSON levels
+    are let through here and the decode walk then counts the exact depth.
+    """
     if len(data) > limits.max_bytes:
         raise DecodeLimitError(
             f"the input is {len(data)} bytes, more than max_bytes={limits.max_bytes}",
@@ -99,15 +104,13 @@ def check_json_shape(data: bytes, limits: Limits, *, exact_depth: bool) -> None:
             maximum=limits.max_bytes,
             actual=len(data),
         )
-    count_needed = (len(data) + 1) // 2 > limits.max_elements
-    if not count_needed and not exact_depth:
-        return
     data = _unescaped(data)
-    if count_needed:
+    if (len(data) + 1) // 2 > limits.max_elements:
         count = _count_values(data)
         if count > limits.max_elements:
             raise _too_many(limits.max_elements, count)
-    if exact_depth and _exceeds_depth(data, limits.max_depth):
+    json_depth = 2 * limits.max_depth + 2 if tagged else limits.max_depth
+    if _exceeds_depth(data, json_depth):
         raise_too_deep(limits.max_depth)
 
 
@@ -149,30 +152,45 @@ _SIZED = {
 _COUNTED = {0xDC: (2, 1), 0xDD: (4, 1), 0xDE: (2, 2), 0xDF: (4, 2)}
 
 
+# One-byte values and fixed container headers: every byte of a run of these is one value,
+# and a fixmap/fixarray header also opens 2N/N more. Runs are handled at C speed, so
+# the classic bomb (millions of one-byte empty containers) costs a few calls, not a loop.
+_ONE_BYTE_RUN = re.compile(rb"[\x00-\xa0\xc0\xc2\xc3\xe0-\xff]+")
+_OPENS = bytes(
+    2 * (byte & 0x0F) if 0x80 <= byte <= 0x8F else (byte & 0x0F) if 0x90 <= byte <= 0x9F else 0
+    for byte in range(256)
+)
+
+
 def count_msgpack_elements(data: bytes, maximum: int) -> None:
     """Walk msgpack headers and refuse *data* once it holds more than *maximum* values.
 
-    Builds no objects. Truncated or malformed input stops the walk silently: the real
-    decoder, which runs next, reports it.
+    Builds no objects. Bytes after the end of the document may be counted too (an
+    over-count of input the decoder refuses anyway). Truncated or malformed input stops
+    the walk silently: the real decoder, which runs next, reports it.
     """
     position = 0
     end = len(data)
     pending = 1  # values still to read
     count = 0
-    while pending and position < end:
+    match_run = _ONE_BYTE_RUN.match
+    while pending > 0 and position < end:
+        run = match_run(data, position)
+        if run is not None:
+            length = run.end() - position
+            count += length
+            if count > maximum:
+                raise _too_many(maximum)
+            pending += sum(run.group().translate(_OPENS)) - length
+            position += length
+            continue
         pending -= 1
         count += 1
         if count > maximum:
             raise _too_many(maximum)
         byte = data[position]
         position += 1
-        if byte <= 0x7F or byte >= 0xE0:
-            continue
-        if byte <= 0x8F:
-            pending += 2 * (byte & 0x0F)
-        elif byte <= 0x9F:
-            pending += byte & 0x0F
-        elif byte <= 0xBF:
+        if 0xA1 <= byte <= 0xBF:
             position += byte & 0x1F
         elif byte in _FIXED:
             position += _FIXED[byte]

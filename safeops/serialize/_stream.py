@@ -14,15 +14,13 @@ from typing import IO, Any
 
 from safeops.errors import DecodeError, DecodeLimitError
 from safeops.serialize._api import DEFAULT_PURPOSE, Format, _format_byte, dumps, loads
-from safeops.serialize._envelope import Keys
+from safeops.serialize._envelope import OVERHEAD, Keys
 from safeops.serialize._limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["dump", "iter_load", "load"]
 
 _HEADER = 8
 _VERSION = 1
-#: Room for a signed envelope around a document of max_bytes.
-_ENVELOPE_ROOM = 64
 
 
 def dump(
@@ -53,7 +51,7 @@ def _read_record(file: IO[bytes], format: Format, limits: Limits) -> bytes | Non
     if header[2:3] != _format_byte(format):
         raise DecodeError(f"the record holds format {header[2:3]!r}, not {format!r}")
     length = int.from_bytes(header[4:], "big")
-    if length > limits.max_bytes + _ENVELOPE_ROOM:
+    if length > limits.max_bytes + OVERHEAD:
         raise DecodeLimitError(
             f"a record declares {length} bytes, more than max_bytes={limits.max_bytes}",
             limit="max_bytes",
