@@ -435,9 +435,9 @@ def walk(
                 size = _unpack_i(take(4))[0]
                 if size < 0:
                     raise Malformed(start, "BINSTRING with a negative length")
-                push_const(take(size))
+                push_const(_ascii_or_bytes(take(size)))
             elif op == 0x55:  # SHORT_BINSTRING
-                push_const(take(take(1)[0]))
+                push_const(_ascii_or_bytes(take(take(1)[0])))
             elif op == 0x8B:  # LONG4
                 size = _unpack_i(take(4))[0]
                 if size < 0:
@@ -535,18 +535,52 @@ def _text_int(text: bytes, offset: int) -> int:
     return int(text)
 
 
-def _quoted(text: bytes, offset: int) -> bytes:
+def _fold(value: Any) -> str | None:
+    """The text ``str(b, codec)`` would produce, for reports (decoding runs no code)."""
+    if type(value) is not Node or value.kind != "obj" or type(value.callable) is not Global:
+        return None
+    args = value.args
+    if (value.callable.module, value.callable.name) != ("builtins", "str") or len(args) != 2:
+        return None
+    raw, codec = args
+    if type(raw) is not bytes or type(codec) is not str or codec.lower() not in _FOLDABLE_CODECS:
+        return None
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def _quoted(text: bytes, offset: int) -> bytes | str:
     if len(text) >= 2 and text[:1] == text[-1:] and text[:1] in (b"'", b'"'):
         try:
-            return text[1:-1].decode("unicode-escape").encode("latin-1")
+            raw = text[1:-1].decode("unicode-escape").encode("latin-1")
         except (UnicodeDecodeError, UnicodeEncodeError):
             raise Malformed(offset, "STRING argument is not a valid escaped string") from None
+        return _ascii_or_bytes(raw)
     raise Malformed(offset, "STRING argument is not quoted")
+
+
+def _ascii_or_bytes(raw: bytes) -> bytes | str:
+    # Python 2 str values: CPython decodes them (encoding="ASCII" by default) to str.
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        return raw
+
+
+_FOLDABLE_CODECS = frozenset(
+    {"utf-8", "utf8", "utf-16", "utf-16-be", "utf-16-le", "utf-32", "utf-32-be", "utf-32-le",
+     "latin-1", "latin1", "ascii", "cp1252"}
+)  # fmt: skip
 
 
 def _describe(value: Any) -> str:
     if type(value) is str:
         return value
+    folded = _fold(value)
+    if folded is not None:
+        return folded
     if type(value) is Node and value.kind == "obj" and type(value.callable) is Global:
         return f"<result of {value.callable.dotted}(...)>"
     return f"<computed {getattr(value, 'kind', type(value).__name__)}>"

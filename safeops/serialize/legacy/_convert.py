@@ -1,0 +1,176 @@
+"""Converting legacy pickle files to ``safeops.serialize`` documents, atomically.
+
+Used by ``safeops convert`` and callable from Python (where the application's own
+``serialize.register`` calls are in effect). The input is only ever opened for reading.
+The output is written to a temporary file in the same directory, flushed and fsynced,
+then renamed over the destination with :func:`os.replace`: a reader sees the old file or
+the complete new one, and a crash or kill leaves at most a stray temporary file, which
+the next run in that directory removes (unless the process that wrote it still runs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from safeops.errors import DecodeError, SafeOpsError
+from safeops.serialize import Limits, dumps
+from safeops.serialize.legacy._policy import AllowEntry
+from safeops.serialize.legacy._unpickler import loads
+
+__all__ = [
+    "TEMP_MARKER",
+    "ConvertSummary",
+    "atomic_write",
+    "clean_stray_temps",
+    "convert_file",
+    "convert_tree",
+]
+
+Format = Literal["json", "msgpack"]
+#: Part of every temporary file's name: ``.<target>.safeops-tmp-<pid>-<random>``.
+TEMP_MARKER = ".safeops-tmp-"
+
+
+def convert_file(
+    source: Path,
+    target: Path,
+    *,
+    format: Format = "json",
+    allow: Iterable[AllowEntry] = frozenset(),
+    key: bytes | None = None,
+    limits: Limits | None = None,
+) -> None:
+    """Read the legacy pickle *source* with ``legacy.load`` and write it to *target*.
+
+    Raises :class:`~safeops.errors.DecodeError` when the pickle is refused,
+    :class:`~safeops.errors.EncodeError` when a value has no ``safeops.serialize`` form
+    (register its class first), :class:`OSError` for I/O problems. *target* is never
+    left partially written. Refuses to write over *source* itself.
+    """
+    source, target = Path(source), Path(target)
+    if target.exists() and source.exists() and os.path.samefile(source, target):
+        raise DecodeError("convert would overwrite its input; choose another output path")
+    with source.open("rb") as file:
+        data = file.read(-1 if limits is None else limits.max_bytes + 1)
+    value = loads(data, allow=allow, limits=limits)
+    atomic_write(target, dumps(value, format=format, key=key))
+
+
+def atomic_write(target: Path, data: bytes) -> None:
+    """Write *data* to *target* via a same-directory temporary file, fsync and rename."""
+    directory = target.parent
+    clean_stray_temps(directory, target.name)
+    temp = directory / f".{target.name}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}"
+    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    _fsync_directory(directory)
+
+
+def clean_stray_temps(directory: Path, target_name: str | None = None) -> int:
+    """Remove temporary files left by killed conversions; returns how many.
+
+    A temporary file whose writer (the pid in its name) is still running is left alone.
+    With *target_name*, only that target's temporary files are considered.
+    """
+    pattern = f".{target_name}{TEMP_MARKER}*" if target_name else f".*{TEMP_MARKER}*"
+    removed = 0
+    for stray in directory.glob(pattern):
+        pid_text = stray.name.rsplit(TEMP_MARKER, 1)[-1].split("-", 1)[0]
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and _running(int(pid_text)):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            stray.unlink()
+            removed += 1
+    return removed
+
+
+@dataclass
+class ConvertSummary:
+    """What a directory conversion did: counts and one message per failed file."""
+
+    converted: int = 0
+    refused: int = 0
+    errors: int = 0
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def convert_tree(
+    source_dir: Path,
+    target_dir: Path,
+    *,
+    format: Format = "json",
+    allow: Iterable[AllowEntry] = frozenset(),
+    key: bytes | None = None,
+    limits: Limits | None = None,
+    progress: Callable[[int, int, Path, str], None] | None = None,
+) -> ConvertSummary:
+    """Convert every ``*.pkl`` under *source_dir* into *target_dir*, keeping the layout.
+
+    ``a/b.pkl`` becomes ``a/b.json`` (or ``.msgpack``). One bad file never stops the
+    run: refusals (DecodeError) and errors (anything else) are counted and listed.
+    *progress* is called after each file with (done, total, path, outcome).
+    """
+    source_dir, target_dir = Path(source_dir), Path(target_dir)
+    allow = frozenset(allow)
+    sources = sorted(path for path in source_dir.rglob("*.pkl") if path.is_file())
+    summary = ConvertSummary()
+    suffix = ".json" if format == "json" else ".msgpack"
+    for done, source in enumerate(sources, start=1):
+        relative = source.relative_to(source_dir)
+        target = (target_dir / relative).with_suffix(suffix)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            convert_file(source, target, format=format, allow=allow, key=key, limits=limits)
+        except DecodeError as error:
+            summary.refused += 1
+            summary.problems.append((relative, f"refused: {error}"))
+            outcome = "refused"
+        except (SafeOpsError, OSError) as error:
+            summary.errors += 1
+            summary.problems.append((relative, f"error: {error}"))
+            outcome = "error"
+        else:
+            summary.converted += 1
+            outcome = "converted"
+        if progress is not None:
+            progress(done, len(sources), relative, outcome)
+    return summary
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _fsync_directory(directory: Path) -> None:
+    # The rename is durable only once the directory entry is on disk (POSIX).
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
