@@ -31,7 +31,18 @@ class _Subcommand:
 
 
 #: The subcommands, in the order ``--help`` lists them. Each feature adds its own row.
-SUBCOMMANDS: tuple[_Subcommand, ...] = ()
+SUBCOMMANDS: tuple[_Subcommand, ...] = (
+    _Subcommand(
+        "demo",
+        "safeops._demo",
+        "a short tour: hostile inputs against the dangerous originals and safeops",
+    ),
+    _Subcommand(
+        "run",
+        "safeops.enforce._startup",
+        "run a script or module (-- script.py | -- -m module) with enforcement from its start",
+    ),
+)
 
 
 def _version() -> str:
