@@ -1,0 +1,280 @@
+"""The namespace a ``safe_exec`` program runs in, and the vetting of host values.
+
+The builtins are an allow-list, smaller than RestrictedPython's ``safe_builtins``:
+no ``id``/``hash`` (address leaks), no ``setattr``/``delattr``, no ``__build_class__``,
+and none of ``BaseException``, ``KeyboardInterrupt``, ``SystemExit``, ``GeneratorExit``
+(a program that cannot name them cannot raise or catch them, so a ``KeyboardInterrupt``
+seen by the host is always the user's real Ctrl-C). Constructors that allocate from a
+size the program chooses (``list(range(10**10))``, ``bytes(10**10)``) check it first.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import keyword
+import math
+import types
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from safeops.errors import EvaluationLimitError, UnsafeExpressionError, quote
+from safeops.evaluate._sandbox_guards import (
+    SIZED_NAMES,
+    SIZED_OWNERS,
+    Budget,
+    SizedMethods,
+    check_pow,
+    guarded_getattr,
+    make_binop,
+    make_format,
+    make_inplacevar,
+)
+
+__all__ = ["build_namespace", "copy_data", "is_data", "vet_in_process_names"]
+
+_PLAIN = ("abs", "all", "any", "ascii", "bin", "bool", "callable", "chr", "complex",
+          "divmod", "enumerate", "filter", "float", "hex", "int", "isinstance",
+          "issubclass", "iter", "len", "map", "max", "min", "next", "oct", "ord", "range",
+          "repr", "reversed", "round", "slice", "str", "zip")
+_SIZED_CONSTRUCTORS = ("list", "tuple", "set", "frozenset", "dict", "sorted", "bytes",
+                       "bytearray")
+_EXCEPTIONS = ("ArithmeticError", "AssertionError", "AttributeError", "Exception",
+               "IndexError", "KeyError", "LookupError", "NameError", "NotImplementedError",
+               "OverflowError", "RuntimeError", "StopIteration", "TypeError",
+               "UnicodeError", "ValueError", "ZeroDivisionError")
+
+
+def _sized_constructor(budget: Budget, name: str, make: Callable[..., Any]) -> Any:
+    def construct(*args: Any, **kwargs: Any) -> Any:
+        if args:
+            first = args[0]
+            if isinstance(first, int) and not isinstance(first, bool) and name in (
+                "bytes", "bytearray"
+            ):
+                budget.check_size(f"{name}()", first)
+            elif hasattr(first, "__len__"):
+                try:
+                    size = len(first)
+                except OverflowError:  # len(range(10**30))
+                    size = budget.limits.max_size + 1
+                budget.check_size(f"{name}()", size)
+        return make(*args, **kwargs)
+
+    construct.__name__ = name
+    return construct
+
+
+class PrintCollector:
+    """``_print_`` for RestrictedPython: collects text up to ``max_output`` characters.
+
+    Printing to a ``file=`` is refused: the only sink is the collector, read back
+    through the ``printed`` name.
+    """
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        budget = self.budget
+        budget.output += len(text)
+        if budget.output > budget.limits.max_output:
+            budget.trip(EvaluationLimitError(
+                f"the program printed more than max_output={budget.limits.max_output} "
+                "characters", limit="max_output",
+            ))
+        self.parts.append(text)
+
+    def __call__(self) -> str:
+        return "".join(self.parts)
+
+    def _call_print(self, *objects: object, sep: object = " ", end: object = "\n") -> None:
+        sep = " " if sep is None else sep
+        end = "\n" if end is None else end
+        if not isinstance(sep, str) or not isinstance(end, str):
+            raise TypeError("print() sep and end must be str")
+        self.write(sep.join(str(item) for item in objects) + end)
+
+
+def build_namespace(budget: Budget) -> dict[str, Any]:
+    """A fresh namespace: allow-listed builtins and every guard hook, wired to *budget*."""
+    from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
+
+    safe: dict[str, Any] = {name: getattr(builtins, name) for name in _PLAIN}
+    safe.update({name: getattr(builtins, name) for name in _EXCEPTIONS})
+    for name in _SIZED_CONSTRUCTORS:
+        safe[name] = _sized_constructor(budget, name, getattr(builtins, name))
+    safe["sum"] = _numeric_sum
+    safe["pow"] = _guarded_pow(budget)
+    sized = SizedMethods(budget)
+    binop = make_binop(budget)
+    collectors: list[PrintCollector] = []
+
+    def getattr_hook(obj: object, name: str, default: object = None) -> Any:
+        value = guarded_getattr(obj, name)
+        if name in SIZED_NAMES and isinstance(obj, SIZED_OWNERS):
+            return sized.wrap(obj, name, value)
+        return value
+
+    def print_hook(_getattr: object = None) -> PrintCollector:
+        collector = PrintCollector(budget)
+        collectors.append(collector)
+        return collector
+
+    return {
+        "__builtins__": safe,
+        "__name__": "<safe_exec>",
+        "_getattr_": getattr_hook,
+        "_getitem_": _getitem,
+        "_getiter_": iter,
+        "_write_": _write,
+        "_apply_": _apply,
+        "_inplacevar_": make_inplacevar(binop),
+        "_unpack_sequence_": guarded_unpack_sequence,
+        "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+        "_print_": print_hook,
+        "_safeops_binop_": binop,
+        "_safeops_format_": make_format(budget),
+        "_safeops_tick_": budget.tick,
+    }
+
+
+def _getitem(obj: Any, key: Any) -> Any:
+    value = obj[key]
+    if isinstance(value, (types.FrameType, types.TracebackType, types.CodeType,
+                          types.ModuleType)):
+        raise TypeError("item is a frame, code or module and is refused")
+    return value
+
+
+def _write(obj: Any) -> Any:
+    # Item assignment is allowed on the program's own containers; nothing else is
+    # writable (attribute assignment on any object is refused).
+    if type(obj) in (dict, list, bytearray):
+        return obj
+    raise TypeError(f"objects of type {type(obj).__name__} cannot be modified here")
+
+
+def _apply(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return function(*args, **kwargs)
+
+
+def _numeric_sum(items: Iterable[Any], start: Any = 0) -> Any:
+    # sum() of lists or strings is quadratic C-level work that no tracer can interrupt.
+    if not isinstance(start, (int, float, complex)):
+        raise TypeError("sum() is for numbers; build lists with comprehensions")
+    total = start
+    for item in items:
+        if not isinstance(item, (int, float, complex)):
+            raise TypeError("sum() is for numbers; build lists with comprehensions")
+        total = total + item
+    return total
+
+
+def _guarded_pow(budget: Budget) -> Callable[..., Any]:
+    def guarded_pow(base: Any, exponent: Any, modulus: Any = None) -> Any:
+        check_pow(budget, base, exponent, modulus)
+        return pow(base, exponent) if modulus is None else pow(base, exponent, modulus)
+
+    return guarded_pow
+
+
+# --- data crossing the boundary -----------------------------------------------------
+
+_SCALARS = (type(None), bool, int, float, complex, str, bytes)
+_CONTAINERS = (list, tuple, set, frozenset, dict, bytearray)
+_MAX_DATA_DEPTH = 100
+
+
+def is_data(value: object, *, max_items: int = 10_000_000) -> bool:
+    """Plain data only: scalars and (nested) lists, tuples, sets, dicts, bytearrays."""
+    count = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        count += 1
+        if count > max_items or depth > _MAX_DATA_DEPTH:
+            return False
+        kind = type(item)
+        if kind in _SCALARS or kind is bytearray:
+            continue
+        if kind is dict:
+            for key, val in item.items():  # type: ignore[attr-defined]
+                stack.append((key, depth + 1))
+                stack.append((val, depth + 1))
+        elif kind in (list, tuple, set, frozenset):
+            stack.extend((element, depth + 1) for element in item)  # type: ignore[attr-defined]
+        else:
+            return False
+    return True
+
+
+def copy_data(value: Any) -> Any:
+    """A deep copy of plain data, so the program never mutates the host's objects."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {copy_data(k): copy_data(v) for k, v in value.items()}
+    if kind in (list, tuple, set, frozenset, bytearray):
+        return kind(copy_data(item) for item in value) if kind is not bytearray else (
+            bytearray(value))
+    raise TypeError(kind.__name__)  # pragma: no cover - callers check is_data first
+
+
+#: Modules whose functions hand out reflection, imports, processes or attribute walks.
+_REFUSED_MODULES = ("builtins", "operator", "functools", "inspect", "importlib", "os",
+                    "sys", "subprocess", "types", "gc", "ctypes", "pickle", "marshal",
+                    "code", "codeop", "runpy", "pdb", "shutil", "pathlib", "io", "socket",
+                    "string", "posix", "nt", "_operator", "_functools", "_io", "_imp")
+_PURE_MODULES = (math,)
+
+
+def vet_in_process_names(names: Mapping[str, object] | None) -> dict[str, Any]:
+    """Check and copy the values an in-process program receives.
+
+    Plain data is deep-copied. Functions are allowed when they are plain Python
+    functions (not generator or coroutine functions, not from reflective or
+    process-starting stdlib modules) or functions of :mod:`math`; modules, classes,
+    bound methods and other objects are refused.
+    """
+    prepared: dict[str, Any] = {}
+    for key, value in (names or {}).items():
+        check_name_key(key)
+        if is_data(value):
+            prepared[key] = copy_data(value)
+        elif _is_vetted_function(value):
+            prepared[key] = value
+        else:
+            raise UnsafeExpressionError(
+                f"names[{quote(key)}] is a {type(value).__name__}: only plain data and "
+                "plain functions may be passed (modules, classes, methods and objects "
+                "can hand the program a way out)",
+                name=key, value_type=type(value).__name__,
+            )
+    return prepared
+
+
+def check_name_key(key: object) -> None:
+    """Keys of ``names`` must be identifiers the program could bind itself."""
+    if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
+        raise UnsafeExpressionError(f"names key {quote(key)} is not an identifier")
+    if key.startswith("_") or key == "printed":
+        raise UnsafeExpressionError(
+            f"names key {quote(key)} is reserved (names starting with '_' are the "
+            "sandbox's hooks)", name=key,
+        )
+
+
+def _is_vetted_function(value: object) -> bool:
+    if isinstance(value, types.FunctionType):
+        if inspect.isgeneratorfunction(value) or inspect.iscoroutinefunction(value) or (
+            inspect.isasyncgenfunction(value)
+        ):
+            return False
+        module = getattr(value, "__module__", None) or ""
+        return module.split(".")[0] not in _REFUSED_MODULES
+    if isinstance(value, types.BuiltinFunctionType):
+        return any(value.__self__ is module for module in _PURE_MODULES)
+    return False
