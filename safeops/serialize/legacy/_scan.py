@@ -247,6 +247,7 @@ def walk(
             raise Malformed(start, f"memo key {index} is not defined") from None
 
     max_long_bytes = max_int_digits * 5 // 12 + 1  # 8 bits are 2.41 decimal digits
+    short_strings_checked = max_str_len < 256
 
     def push_const(value: str | bytes) -> None:
         if len(value) > max_str_len:
@@ -299,51 +300,98 @@ def walk(
             start = i
             op = data[i]
             i += 1
+            # The hot opcodes are inlined: this loop runs once per opcode, in Python.
             if op == 0x68:  # BINGET
-                get(take(1)[0])
+                try:
+                    stack.append(memo[data[i]])
+                except KeyError:
+                    raise Malformed(start, f"memo key {data[i]} is not defined") from None
+                i += 1
             elif op == 0x94:  # MEMOIZE
-                put(len(memo))
+                index = len(memo)
+                if index >= max_memo:
+                    raise OverLimit(start, "max_memo", max_memo)
+                if len(stack) <= (marks[-1] if marks else 0):
+                    raise Malformed(start, "memo put with nothing to put")
+                memo[index] = stack[-1]
             elif op == 0x28:  # MARK
                 marks.append(len(stack))
             elif op == 0x7D:  # EMPTY_DICT
                 stack.append(Node("dict", start))
             elif op == 0x4B:  # BININT1
-                stack.append(take(1)[0])
+                stack.append(data[i])
+                i += 1
             elif op == 0x4D:  # BININT2
-                stack.append(_unpack_u16(take(2))[0])
+                stack.append(data[i] | (data[i + 1] << 8))
+                i += 2
             elif op == 0x8C:  # SHORT_BINUNICODE
-                push_const(unicode_text(take(take(1)[0])))
-            elif op == 0x75:  # SETITEMS
-                items = since_mark()
-                if len(items) % 2:
+                end = i + 1 + data[i]
+                if end > n:
+                    raise Malformed(start, "pickle data was truncated")
+                try:
+                    decoded = data[i + 1 : end].decode("utf-8", "surrogatepass")
+                except UnicodeDecodeError:
+                    raise Malformed(start, "a unicode string is not valid UTF-8") from None
+                i = end
+                if short_strings_checked and len(decoded) > max_str_len:
+                    raise OverLimit(start, "max_str_len", max_str_len)
+                stack.append(decoded)
+                if want_constants:
+                    visitor.constant(start, decoded)
+            elif op == 0x75 or op == 0x65:  # SETITEMS, APPENDS  # noqa: PLR1714
+                if not marks:
+                    raise Malformed(start, "an opcode needs a MARK that is not there")
+                at = marks.pop()
+                if at == 0:
+                    raise Malformed(start, "the pickle pops more than it pushed")
+                items = stack[at:]
+                del stack[at:]
+                target = stack[-1]
+                kind = "dict" if op == 0x75 else "list"
+                if op == 0x75 and len(items) % 2:
                     raise Malformed(start, "SETITEMS with an odd number of items")
-                fill(stack[-1], items, "SETITEMS", "dict")
+                if type(target) is Node and target.kind == kind and not target.placed:
+                    weight = 0
+                    depth = 0
+                    for value in items:
+                        if type(value) is Node:
+                            weight += value.weight
+                            depth = max(depth, value.depth)
+                            value.placed = True
+                            if value is target:  # a direct self-reference (a cycle)
+                                visitor.late_mutation(start, "SETITEMS/APPENDS")
+                        else:
+                            weight += 1
+                    target.weight += weight
+                    if depth >= target.depth:
+                        target.depth = depth + 1
+                    if target.weight > max_elements or target.depth > max_depth:
+                        check(target)
+                else:
+                    fill(target, items, "SETITEMS" if op == 0x75 else "APPENDS", kind)
             elif op == 0x88:  # NEWTRUE
                 stack.append(True)
             elif op == 0x89:  # NEWFALSE
                 stack.append(False)
             elif op == 0x5D:  # EMPTY_LIST
                 stack.append(Node("list", start))
-            elif op == 0x65:  # APPENDS
-                items = since_mark()
-                fill(stack[-1], items, "APPENDS", "list")
             elif op == 0x4E:  # NONE
                 stack.append(None)
             elif op == 0x47:  # BINFLOAT
-                stack.append(_unpack_d(take(8))[0])
+                stack.append(_unpack_d(data, i)[0])
+                i += 8
             elif op == 0x4A:  # BININT
-                stack.append(_unpack_i(take(4))[0])
+                stack.append(_unpack_i(data, i)[0])
+                i += 4
             elif op == 0x71:  # BINPUT
-                put(take(1)[0])
+                put(data[i])
+                i += 1
             elif op == 0x29:  # EMPTY_TUPLE
                 stack.append(tuple_of(()))
-            elif op == 0x85:  # TUPLE1
-                stack.append(tuple_of(stack[-1:]))
-                del stack[-2]
-            elif op in (0x86, 0x87):  # TUPLE2, TUPLE3
+            elif op == 0x85 or op == 0x86 or op == 0x87:  # TUPLE1-3  # noqa: PLR1714
                 size = op - 0x84
-                if len(stack) < size:
-                    raise IndexError
+                if len(stack) - size < (marks[-1] if marks else 0):
+                    raise Malformed(start, "the pickle pops more than it pushed")
                 items = stack[-size:]
                 del stack[-size:]
                 stack.append(tuple_of(items))
@@ -517,8 +565,9 @@ def walk(
                 )
             else:
                 raise Malformed(start, f"invalid pickle opcode 0x{op:02x}")
-    except IndexError:
-        raise Malformed(start, "the pickle pops more than it pushed") from None
+    except (IndexError, struct.error):
+        # Reading past the end of the data, or popping an empty stack.
+        raise Malformed(start, "the pickle is truncated or pops more than it pushed") from None
 
 
 def _text_int(text: bytes, offset: int) -> int:

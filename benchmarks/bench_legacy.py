@@ -1,0 +1,114 @@
+"""Benchmark serialize.legacy against pickle on the serialize benchmark payload.
+
+Run: ``python benchmarks/bench_legacy.py`` (``--quick`` for fewer repeats). One process,
+best of N repeats per call, ratios to ``pickle.loads`` (the target for
+``legacy.loads`` is <= 1.5x). Rows:
+
+- ``pickle.loads``: the unsafe original (C).
+- ``find_class recipe``: the pickle documentation's "restricting globals" recipe, a
+  ``pickle.Unpickler`` subclass whose ``find_class`` checks an allow-list and nothing
+  else (no budgets, no gadget checks): the usual hand-rolled alternative.
+- ``legacy.loads``: the opcode pre-scan (budgets, gadget rules) plus the C load.
+- ``pre-scan only``: the symbolic walk by itself, to show where the time goes.
+- ``legacy.inspect``: the report (walks the same opcodes, records every call).
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import platform
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from safeops.serialize import DEFAULT_LIMITS, legacy
+from safeops.serialize.legacy import SAFE_GLOBALS
+from safeops.serialize.legacy._scan import Visitor, walk
+
+REPEATS = 5 if "--quick" in sys.argv else 30
+TARGET = 1.5
+
+
+def best(call: Callable[[], object], repeats: int = REPEATS) -> float:
+    """Best wall time of *repeats* calls, in milliseconds."""
+    fastest = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        fastest = min(fastest, time.perf_counter() - start)
+    return fastest * 1e3
+
+
+def api_records(count: int = 1000) -> list[dict[str, Any]]:
+    """The serialize benchmark payload (same as benchmarks/bench_serialize.py)."""
+    base = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    return [
+        {
+            "id": i,
+            "score": i * 1.25,
+            "name": f"user-{i}",
+            "ratings": [i % 5, 1, 2, 3, 4],
+            "items": [{"sku": f"s{i}-{j}", "qty": j, "price": 9.5 + j} for j in range(3)],
+            "created": base + timedelta(seconds=i),
+            "uid": uuid.UUID(int=i),
+            "active": i % 2 == 0,
+            "deleted_at": None,
+        }
+        for i in range(count)
+    ]
+
+
+class RecipeUnpickler(pickle.Unpickler):
+    """The pickle docs' restricting-globals recipe (allow-list in find_class only)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"global '{module}.{name}' is forbidden")
+
+
+def main() -> None:
+    records = api_records()
+    blob = pickle.dumps(records, protocol=5)
+    assert legacy.loads(blob) == records
+    limits = DEFAULT_LIMITS
+    rows = [
+        ("pickle.loads", best(lambda: pickle.loads(blob))),
+        ("find_class recipe", best(lambda: RecipeUnpickler(io.BytesIO(blob)).load())),
+        ("legacy.loads", best(lambda: legacy.loads(blob))),
+        (
+            "pre-scan only",
+            best(
+                lambda: walk(
+                    blob,
+                    Visitor(),
+                    max_elements=limits.max_elements,
+                    max_depth=limits.max_depth,
+                    max_memo=len(blob),
+                    max_str_len=limits.max_str_len,
+                    max_int_digits=limits.max_int_digits,
+                )
+            ),
+        ),
+        ("legacy.inspect", best(lambda: legacy.inspect(blob))),
+    ]
+    base = rows[0][1]
+    print(
+        f"Python {platform.python_version()} on {platform.machine()} ({platform.system()}); "
+        f"best of {REPEATS}; payload: 1,000 API records, pickle protocol 5, {len(blob)} bytes"
+    )
+    print(f"{'':22}{'ms':>9}{'x pickle':>10}")
+    for name, ms in rows:
+        note = ""
+        if name == "legacy.loads":
+            ratio = ms / base
+            note = f"   target <= {TARGET}x: {'met' if ratio <= TARGET else 'NOT met'}"
+        print(f"{name:22}{ms:9.2f}{ms / base:10.2f}{note}")
+
+
+if __name__ == "__main__":
+    main()
