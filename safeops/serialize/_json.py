@@ -15,7 +15,7 @@ never by the interpreter's recursion limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
@@ -35,12 +35,17 @@ __all__ = ["decode_json", "encode_json", "may_have_tags"]
 _NONE = type(None)
 _OPTIONS = orjson.OPT_PASSTHROUGH_SUBCLASS
 _UTC = timezone.utc
+_CONTAINERS = frozenset({dict, list})
 
 
 def _make_encoder(careful: bool) -> Callable[[Any, int], Any]:
     # In careful mode str and int leave the fast pass-through set so the walk can check
     # them; keys are checked too. The fast mode relies on orjson to refuse those cases.
     passthrough = frozenset({bool, _NONE} if careful else {str, int, bool, _NONE})
+
+    def reusable(values: Iterable[Any]) -> bool:
+        # True when orjson writes every value exactly as it is (checked at C speed).
+        return passthrough.issuperset(map(type, values))
 
     def enc(obj: Any, budget: int) -> Any:
         kind = type(obj)
@@ -58,10 +63,18 @@ def _make_encoder(careful: bool) -> Callable[[Any, int], Any]:
                     items.append(enc(key, budget))
                     items.append(enc(value, budget))
                 return {"$map": items}
-            out = {
-                key: value if type(value) in passthrough else enc(value, budget)
-                for key, value in obj.items()
-            }
+            # Values that orjson writes exactly as they are need no copy: checked at C
+            # speed (map/issuperset), the common case of a dict of scalars is reused.
+            if reusable(obj.values()):
+                out = obj
+            else:
+                out = {
+                    key: value
+                    if type(value) in passthrough
+                    or (type(value) is float and value - value == 0.0)
+                    else enc(value, budget)
+                    for key, value in obj.items()
+                }
             if len(out) == 1:
                 for key in out:
                     if type(key) is str and key[:1] == "$":
@@ -70,7 +83,14 @@ def _make_encoder(careful: bool) -> Callable[[Any, int], Any]:
         if kind is list:
             if budget <= 0:
                 raise TooDeep
-            return [item if type(item) in passthrough else enc(item, budget - 1) for item in obj]
+            if reusable(obj):
+                return obj
+            return [
+                item
+                if type(item) in passthrough or (type(item) is float and item - item == 0.0)
+                else enc(item, budget - 1)
+                for item in obj
+            ]
         if kind is float:
             return obj if obj - obj == 0.0 else {"$float": _tags.float_word(obj)}
         if kind is str:  # careful mode only
@@ -171,6 +191,9 @@ def _decoder(limits: Limits, check_strings: bool) -> Callable[[Any, int], Any]:
         # budget: container levels still allowed, this one included.
         if budget <= 0:
             raise_too_deep(limits.max_depth)
+        # C-speed pre-check: a list of scalars needs no Python loop.
+        if not check_strings and _CONTAINERS.isdisjoint(map(type, items)):
+            return items
         budget -= 1
         for index, item in enumerate(items):
             kind = type(item)
@@ -191,6 +214,8 @@ def _decoder(limits: Limits, check_strings: bool) -> Callable[[Any, int], Any]:
                     return dec_tag(key, value, budget)
         if budget <= 0:
             raise_too_deep(limits.max_depth)
+        if not check_strings and _CONTAINERS.isdisjoint(map(type, obj.values())):
+            return obj
         budget -= 1
         if check_strings:
             for key in obj:

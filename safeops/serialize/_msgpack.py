@@ -43,6 +43,11 @@ _PLAIN_KEY_TYPES = frozenset({str, bytes})
 _ExtType = msgpack.ExtType
 
 
+def _ext(code: int, payload: bytes) -> Any:
+    # ExtType.__new__ re-validates its arguments in Python; ours are known good.
+    return tuple.__new__(_ExtType, (code, payload))
+
+
 class _Mark:
     """A marker decoded from the data; only the walk ever sees one."""
 
@@ -52,6 +57,7 @@ class _Mark:
         self.code = code
 
 
+_SPECIAL = frozenset({list, dict, _Mark})
 _MARKS = {code: _Mark(code) for code in (TUPLE, SET, FROZENSET, MAP, OBJECT)}
 _MARK_EXT = {code: _ExtType(code, b"") for code in _MARKS}
 _CONTAINER_MARK: dict[type, Any] = {
@@ -72,9 +78,7 @@ def _make_encoder(careful: bool) -> Callable[[Any, int], Any]:
     )
 
     def plain_keys(obj: dict[Any, Any]) -> bool:
-        if not _PLAIN_KEY_TYPES.issuperset(map(type, obj)):
-            return False
-        return not careful or not any(type(key) is str and _tags.has_surrogates(key) for key in obj)
+        return not any(type(key) is str and _tags.has_surrogates(key) for key in obj)
 
     def enc(obj: Any, budget: int) -> Any:
         kind = type(obj)
@@ -84,7 +88,10 @@ def _make_encoder(careful: bool) -> Callable[[Any, int], Any]:
             if budget <= 0:
                 raise TooDeep
             budget -= 1
-            if plain_keys(obj):
+            if _PLAIN_KEY_TYPES.issuperset(map(type, obj)) and (not careful or plain_keys(obj)):
+                # Values msgpack writes exactly as they are need no copy (C-speed check).
+                if passthrough.issuperset(map(type, obj.values())):
+                    return obj
                 return {
                     key: value if type(value) in passthrough else enc(value, budget)
                     for key, value in obj.items()
@@ -97,23 +104,25 @@ def _make_encoder(careful: bool) -> Callable[[Any, int], Any]:
         if kind is list:
             if budget <= 0:
                 raise TooDeep
+            if passthrough.issuperset(map(type, obj)):
+                return obj
             return [item if type(item) in passthrough else enc(item, budget - 1) for item in obj]
         if kind is str:  # careful mode only
             if _tags.has_surrogates(obj):
-                return _ExtType(STR, _tags.surrogate_bytes(obj))
+                return _ext(STR, _tags.surrogate_bytes(obj))
             return obj
         if kind is int:  # careful mode only
             if -(2**63) <= obj < 2**64:
                 return obj
-            return _ExtType(BIGINT, _tags.bigint_bytes(obj))
+            return _ext(BIGINT, _tags.bigint_bytes(obj))
         if kind is datetime:
             # msgpack writes UTC datetimes as its own timestamp ext (-1) in C, and
             # decodes them (timestamp=3) back to UTC datetimes.
             if obj.tzinfo is _UTC and not obj.fold:
                 return obj
-            return _ExtType(DATETIME, _temporal_payload(obj))
+            return _ext(DATETIME, _temporal_payload(obj))
         if kind is UUID:
-            return _ExtType(UUID_, obj.bytes)
+            return _ext(UUID_, obj.int.to_bytes(16, "big"))
         if kind is tuple or kind is set or kind is frozenset:
             if budget <= 0:
                 raise TooDeep
@@ -121,17 +130,17 @@ def _make_encoder(careful: bool) -> Callable[[Any, int], Any]:
             out.extend(item if type(item) in passthrough else enc(item, budget - 1) for item in obj)
             return out
         if kind is date:
-            return _ExtType(DATE, obj.isoformat().encode("ascii"))
+            return _ext(DATE, obj.isoformat().encode("ascii"))
         if kind is time:
-            return _ExtType(TIME, _temporal_payload(obj))
+            return _ext(TIME, _temporal_payload(obj))
         if kind is timedelta:
-            return _ExtType(TIMEDELTA, msgpack.packb(_tags.timedelta_to(obj)))
+            return _ext(TIMEDELTA, msgpack.packb(_tags.timedelta_to(obj)))
         if kind is Decimal:
-            return _ExtType(DECIMAL, str(obj).encode("ascii"))
+            return _ext(DECIMAL, str(obj).encode("ascii"))
         if kind is bytearray:
-            return _ExtType(BYTEARRAY, bytes(obj))
+            return _ext(BYTEARRAY, bytes(obj))
         if kind is complex:
-            return _ExtType(COMPLEX, msgpack.packb([obj.real, obj.imag]))
+            return _ext(COMPLEX, msgpack.packb([obj.real, obj.imag]))
         entry = _registry.by_class(kind)
         if entry is not None:
             if budget <= 0:
@@ -261,6 +270,8 @@ def _walker(limits: Limits) -> Callable[[Any, int], Any]:
     def dec_list(items: list[Any], budget: int) -> Any:
         if budget <= 0:
             raise_too_deep(max_depth)
+        if _SPECIAL.isdisjoint(map(type, items)):  # scalars only: no Python loop
+            return items
         budget -= 1
         for index, item in enumerate(items):
             kind = type(item)
@@ -279,6 +290,8 @@ def _walker(limits: Limits) -> Callable[[Any, int], Any]:
     def dec_dict(obj: dict[Any, Any], budget: int) -> None:
         if budget <= 0:
             raise_too_deep(max_depth)
+        if _SPECIAL.isdisjoint(map(type, obj.values())):
+            return
         budget -= 1
         for key, value in obj.items():
             kind = type(value)

@@ -280,12 +280,20 @@ def timedelta_from(payload: object) -> timedelta:
 # --- UUID, Decimal, complex ----------------------------------------------------------
 
 
+_UUID_SLOTS = UUID.__dict__.get("int"), UUID.__dict__.get("is_safe")
+_UNKNOWN_SAFETY = SafeUUID.unknown
+
+
 def _uuid_from_int(value: int) -> UUID:
     # UUID.__init__ is pure Python and costs ~0.8 us; this is what it does for int=,
-    # without the argument parsing. value is already known to be in [0, 2**128).
+    # through the slot descriptors, without the argument parsing. value is already
+    # known to be in [0, 2**128).
+    int_slot, safe_slot = _UUID_SLOTS
+    if int_slot is None or safe_slot is None:  # a future UUID without these slots
+        return UUID(int=value)
     result = object.__new__(UUID)
-    object.__setattr__(result, "int", value)
-    object.__setattr__(result, "is_safe", SafeUUID.unknown)
+    int_slot.__set__(result, value)
+    safe_slot.__set__(result, _UNKNOWN_SAFETY)
     return result
 
 
