@@ -42,6 +42,16 @@ SUBCOMMANDS: tuple[_Subcommand, ...] = (
         "safeops.enforce._startup",
         "run a script or module (-- script.py | -- -m module) with enforcement from its start",
     ),
+    _Subcommand(
+        "inspect",
+        "safeops.serialize.legacy._cmd_inspect",
+        "report what legacy pickle files would import and call, without running them",
+    ),
+    _Subcommand(
+        "convert",
+        "safeops.serialize.legacy._cmd_convert",
+        "convert legacy pickle files (or a tree of .pkl files) to safeops.serialize, atomically",
+    ),
 )
 
 

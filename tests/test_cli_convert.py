@@ -229,3 +229,18 @@ def test_value_without_a_serialize_form_is_an_error_not_a_crash(
 def test_unreadable_key_file_is_a_usage_error(tmp_path: Path) -> None:
     """A missing --key-file exits 2 before reading any pickle."""
     assert _convert("in.pkl", "out.json", "--key-file", str(tmp_path / "missing")) == 2
+
+
+def test_registered_subcommand_runs_through_python_m_safeops(tmp_path: Path) -> None:
+    """`python -m safeops convert IN OUT --format msgpack` converts and exits 0."""
+    source, target = tmp_path / "in.pkl", tmp_path / "out.msgpack"
+    source.write_bytes(pickle.dumps({"when": datetime.date(2021, 3, 4)}, 2))
+    result = subprocess.run(
+        [sys.executable, "-m", "safeops", "convert", str(source), str(target),
+         "--format", "msgpack"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert serialize.loads(target.read_bytes(), format="msgpack") == {
+        "when": datetime.date(2021, 3, 4)
+    }

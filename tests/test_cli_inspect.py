@@ -82,3 +82,15 @@ def test_allow_turns_an_application_class_safe(
     assert "ALLOW?" in capsys.readouterr().out
     assert _inspect("--allow", "myapp.Point", str(path)) == 0
     assert "NEEDS-ALLOW" not in capsys.readouterr().out
+
+
+def test_registered_subcommand_runs_through_python_m_safeops() -> None:
+    """`python -m safeops inspect --json FILE` is wired into the CLI and exits 1."""
+    import subprocess
+    import sys
+
+    path = str(VECTORS / "p2_getattr_chain.pkl")
+    result = subprocess.run([sys.executable, "-m", "safeops", "inspect", "--json", path],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert json.loads(result.stdout)[path]["verdict"] == "dangerous"
