@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from safeops import serialize
 from safeops.command import CommandPolicy, CommandResult, Program, arun_cmd, run_cmd
+from safeops.enforce import enforce, permit
 from safeops.errors import SafeOpsError, SafeOpsWarning
 from safeops.evaluate import compile_expr, safe_eval
 
@@ -21,6 +22,8 @@ __all__ = [
     "__version__",
     "arun_cmd",
     "compile_expr",
+    "enforce",
+    "permit",
     "run_cmd",
     "safe_eval",
     "serialize",

@@ -19,6 +19,8 @@ EXPECTED_TOP_LEVEL = [
     "__version__",
     "arun_cmd",
     "compile_expr",
+    "enforce",
+    "permit",
     "run_cmd",
     "safe_eval",
     "serialize",

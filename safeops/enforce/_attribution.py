@@ -1,0 +1,356 @@
+"""Caller attribution: which code is responsible for an audited operation.
+
+An audit event is raised deep inside the interpreter; the frame on top of the stack is
+often not the code that decided to run the operation. This module walks outward from
+that frame and returns the first frame that *is* responsible, skipping:
+
+- safeops' own frames (safeops is never a trust boundary by itself: its vetted
+  operations are marked with permits instead);
+- the event's plumbing (``subprocess`` for a process event, ``ctypes`` for a native one);
+- **text runners**: a function that received the compiled source (or the code object
+  being run) as one of its arguments did not choose that source, its caller did. This
+  finds every "run the text you are handed" function systematically (``timeit``,
+  ``code.InteractiveConsole``, ``cProfile.run``, ``typing.ForwardRef``, the import
+  system's ``_call_with_frames_removed``, application helpers) instead of listing them.
+
+Two refinements keep legitimate code working and keep callbacks from hiding a caller:
+
+- *Program-written text*: when the source reached a trusted text runner from a
+  restricted frame whose own code holds that text as a string literal (``Optional["A |
+  B"]`` in application code compiles ``"A | B"`` through ``typing``), the program wrote
+  the text, not its input; the compile is allowed. A direct ``eval("...")`` in
+  restricted code is still refused: only text handed to a trusted runner qualifies.
+- *Callback runners*: a trusted frame that calls ``eval``/``exec``/``compile`` without
+  naming it, using a callable stored by other code (``Thread(target=eval, args=(s,))``,
+  ``executor.submit(exec, s)``), cannot be the one who chose the source, and whoever
+  did is no longer on the stack: such an event is attributed as restricted.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import marshal
+import os
+import sys
+from dataclasses import dataclass
+from types import FrameType
+from typing import Final
+
+from safeops.enforce._policy import Policy
+
+__all__ = ["Attribution", "CallSite", "attribute", "first_frame", "frame_kind", "site_of"]
+
+_SAFEOPS_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_STDLIB_DIRS: Final = tuple(
+    {
+        os.path.dirname(os.path.abspath(contextlib.__file__)) + os.sep,
+        os.path.dirname(os.path.realpath(contextlib.__file__)) + os.sep,
+    }
+)
+_IMPORT_SYSTEM: Final = frozenset(
+    {
+        "importlib",
+        "importlib._bootstrap",
+        "importlib._bootstrap_external",
+        "importlib.abc",
+        "importlib.machinery",
+        "importlib.util",
+        "_frozen_importlib",
+        "_frozen_importlib_external",
+        "zipimport",
+    }
+)
+#: What each kind of code location is called in reports.
+KIND_NAMES: Final = {
+    "import": "the import system",
+    "stdlib": "the standard library",
+    "site": "an installed package (site-packages)",
+    "app": "application code",
+}
+#: The builtins whose call raises a dynamic-code event; a frame that holds one of these
+#: in stored state and calls it without naming it is a callback runner.
+_CODE_RUNNERS: Final = frozenset(
+    id(f) for f in (builtins.eval, builtins.exec, builtins.compile, marshal.loads, marshal.load)
+)
+_CO_VARARGS: Final = 0x04
+_CO_VARKEYWORDS: Final = 0x08
+_MISSING: Final = object()
+_HANDED_CALLABLE: Final = object()
+
+_kind_cache: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """Where an operation was attributed: module, file, line, function and the kind of
+    code location (``import``, ``stdlib``, ``site``, ``app``)."""
+
+    module: str
+    file: str
+    line: int
+    function: str
+    kind: str
+
+    def describe(self) -> str:
+        """``file:line in function (module)``."""
+        return f"{self.file}:{self.line} in {self.function} ({self.module})"
+
+    def as_dict(self) -> dict[str, object]:
+        """The call site as JSON-ready data."""
+        return {
+            "module": self.module,
+            "file": self.file,
+            "line": self.line,
+            "function": self.function,
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The verdict of a frame walk: the responsible call site (``None`` if every frame
+    was skipped), whether that code is trusted, and why."""
+
+    site: CallSite | None
+    trusted: bool
+    why: str
+
+
+def frame_kind(filename: str, module: str) -> str:
+    """Classify a code location: ``safeops``, ``import``, ``stdlib``, ``site`` or ``app``.
+
+    Decided by the file the code was loaded from (cached per file name), and, inside
+    the stdlib, by module name for the import system.
+    """
+    kind = _kind_cache.get(filename)
+    if kind is None:
+        kind = _classify(filename, module)
+        _kind_cache[filename] = kind
+    return kind
+
+
+def _classify(filename: str, module: str) -> str:
+    if filename.startswith("<frozen "):
+        name = filename[len("<frozen ") : -1]
+        return "import" if name in _IMPORT_SYSTEM else "stdlib"
+    if filename.startswith(_SAFEOPS_DIR):
+        return "safeops"
+    parts = filename.replace(os.sep, "/").split("/")
+    if "site-packages" in parts or "dist-packages" in parts:
+        return "site"
+    if filename.startswith(_STDLIB_DIRS):
+        return "import" if module in _IMPORT_SYSTEM else "stdlib"
+    return "app"
+
+
+def _module_of(frame: FrameType) -> str:
+    name = frame.f_globals.get("__name__")
+    return name if isinstance(name, str) else "?"
+
+
+def site_of(frame: FrameType, kind: str | None = None) -> CallSite:
+    """The :class:`CallSite` of *frame*."""
+    code = frame.f_code
+    module = _module_of(frame)
+    if kind is None:
+        kind = frame_kind(code.co_filename, module)
+    return CallSite(module, code.co_filename, frame.f_lineno, code.co_name, kind)
+
+
+def trust_of(kind: str, module: str, policy: Policy) -> tuple[bool, str]:
+    """Whether code of *kind* in *module* is trusted to run dynamic code, and why."""
+    override = policy.trust_override(module)
+    if override is not None:
+        verdict = "trusted" if override else "restricted"
+        return override, f"{verdict} by a policy pattern matching {module!r}"
+    if kind == "site":
+        if policy.trust_site_packages:
+            return True, "installed packages are trusted (trust_site_packages)"
+        return False, "installed packages are restricted by this policy"
+    if kind in ("import", "stdlib"):
+        return True, f"{KIND_NAMES[kind]} is trusted"
+    return False, "application code is restricted"
+
+
+def first_frame(start: FrameType | None, plumbing: frozenset[str]) -> FrameType | None:
+    """The first frame from *start* outward that is neither safeops nor *plumbing*
+    (module names, matched exactly or as a package prefix)."""
+    frame = start
+    while frame is not None:
+        code = frame.f_code
+        module = _module_of(frame)
+        if frame_kind(code.co_filename, module) != "safeops" and not _in_packages(module, plumbing):
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def _in_packages(module: str, packages: frozenset[str]) -> bool:
+    """*module* is in *packages*: listed exactly, or its top-level package is listed
+    as ``"name.*"``."""
+    if module in packages:
+        return True
+    return module.partition(".")[0] + ".*" in packages
+
+
+def _arguments(frame: FrameType) -> list[object]:
+    """The values a frame's function received as arguments (``*args`` and ``**kwargs``
+    flattened one level)."""
+    code = frame.f_code
+    count = code.co_argcount + code.co_kwonlyargcount
+    flags = code.co_flags
+    if count == 0 and not flags & (_CO_VARARGS | _CO_VARKEYWORDS):
+        return []
+    names = code.co_varnames
+    local_values = frame.f_locals
+    values: list[object] = [local_values.get(name, _MISSING) for name in names[:count]]
+    if flags & _CO_VARARGS:
+        extra = local_values.get(names[count], ())
+        if isinstance(extra, tuple):
+            values.extend(extra)
+        count += 1
+    if flags & _CO_VARKEYWORDS:
+        extra = local_values.get(names[count], {})
+        if isinstance(extra, dict):
+            values.extend(extra.values())
+    return values
+
+
+def _is_name(text: str) -> bool:
+    return all(part.isidentifier() for part in text.split("."))
+
+
+def _received(frame: FrameType, values: list[object], source: object, text: str | None) -> object:
+    """The argument that carries *source* (itself, or a substantial part of its text),
+    or ``_MISSING``. Only exact ``str``/``bytes`` are compared: no user ``__eq__`` runs.
+    A parameter's own default value (``timeit``'s ``setup="pass"``) is the function's
+    text, not its caller's: it does not count."""
+    raw = source if type(source) is bytes else None
+    for value in values:
+        if value is source:
+            return value
+        kind = type(value)
+        if kind is str and text is not None:
+            assert isinstance(value, str)
+            hit = value == text or (
+                len(value.strip()) >= 2 and not _is_name(value) and value in text
+            )
+        elif kind is bytes and raw is not None:
+            assert isinstance(value, bytes)
+            hit = value == raw or (len(value.strip()) >= 2 and value in raw)
+        else:
+            continue
+        if hit and not _is_own_default(frame, value):
+            return value
+    return _MISSING
+
+
+def _is_own_default(frame: FrameType, value: object) -> bool:
+    """True if *value* is a default of the function running in *frame* (found among the
+    functions and class methods of its module)."""
+    code = frame.f_code
+    candidates: list[object] = []
+    for item in list(frame.f_globals.values()):
+        if isinstance(item, type):
+            candidates.extend(vars(item).values())
+        else:
+            candidates.append(item)
+    for candidate in candidates:
+        if getattr(candidate, "__code__", None) is code:
+            defaults = tuple(getattr(candidate, "__defaults__", None) or ())
+            keyword_defaults = getattr(candidate, "__kwdefaults__", None) or {}
+            return any(d is value for d in (*defaults, *keyword_defaults.values()))
+    return False
+
+
+def _holds_code_runner(frame: FrameType, values: list[object]) -> bool:
+    """True if the frame's arguments or its ``self``'s attributes hold eval/exec/compile
+    (directly or as a ``functools.partial``): a callback runner."""
+    candidates = list(values)
+    if values:
+        state = getattr(values[0], "__dict__", None)
+        if isinstance(state, dict):
+            for item in state.values():
+                candidates.append(item)
+                if type(item) is tuple:
+                    candidates.extend(item)
+    for item in candidates:
+        if id(item) in _CODE_RUNNERS:
+            return True
+        inner = getattr(item, "func", None) if type(item).__name__ == "partial" else None
+        if inner is not None and id(inner) in _CODE_RUNNERS:
+            return True
+    return False
+
+
+def attribute(
+    start: FrameType | None,
+    source: object,
+    policy: Policy,
+    *,
+    names: frozenset[str],
+) -> Attribution:
+    """Attribute a dynamic-code event (``compile``, ``exec``, ``marshal.loads``).
+
+    *source* is the event's subject (source bytes, AST or code object); *names* the
+    builtin names whose call raises the event (used to recognise callback runners).
+    See the module docstring for the rules.
+    """
+    text: str | None = None
+    if type(source) is bytes:
+        text = source.decode("utf-8", "replace")
+    frame = start
+    innermost = True
+    through_trusted_runner = False
+    handed: object = _MISSING
+    while frame is not None:
+        code = frame.f_code
+        module = _module_of(frame)
+        kind = frame_kind(code.co_filename, module)
+        if kind == "safeops":
+            frame = frame.f_back
+            continue
+        values = _arguments(frame)
+        got = _received(frame, values, source, text)
+        if got is _MISSING and innermost and not names.intersection(code.co_names):
+            if any(id(value) in _CODE_RUNNERS for value in values):
+                got = _HANDED_CALLABLE  # handed the builtin itself: its caller chose both
+            elif kind != "import" and _holds_code_runner(frame, values):
+                return Attribution(
+                    site_of(frame, kind),
+                    False,
+                    "called a stored eval/exec/compile callback: the code that supplied "
+                    "the source is no longer on the stack",
+                )
+        innermost = False
+        if got is not _MISSING:
+            if trust_of(kind, module, policy)[0]:
+                through_trusted_runner = True
+            handed = got
+            frame = frame.f_back
+            continue
+        trusted, why = trust_of(kind, module, policy)
+        site = site_of(frame, kind)
+        if (
+            not trusted
+            and through_trusted_runner
+            and type(handed) is str
+            and handed in code.co_consts
+        ):
+            return Attribution(
+                site,
+                True,
+                "program-written text: a string literal of this code handed to a trusted "
+                "code generator",
+            )
+        return Attribution(site, trusted, why)
+    return Attribution(None, False, "no caller outside safeops and text runners")
+
+
+def caller_frame(depth: int) -> FrameType | None:
+    """The frame *depth* levels above the caller (``sys._getframe`` without raising)."""
+    try:
+        return sys._getframe(depth + 1)
+    except ValueError:
+        return None

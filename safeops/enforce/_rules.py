@@ -1,0 +1,519 @@
+"""The event rules: for each gated audit event, is this occurrence a violation?
+
+Each rule returns ``None`` (allowed, nothing to record) or a :class:`Finding`. A finding
+is either a violation, acted on by the hook according to the mode and the rule's level,
+or an event allowed by an *application* permit (recorded so scoped exceptions show up in
+the report). The rules by category, with their defaults (see docs/enforce.md):
+
+- ``pickle.global``: ``pickle.find_class`` of a global outside the shared allow-list,
+  whoever unpickles; multiprocessing's and concurrent.futures' own IPC is exempt.
+- ``marshal.loads``, ``dynamic_code.compile``, ``dynamic_code.exec``: judged by who
+  supplied the bytes, source or code object (:mod:`._attribution`).
+- ``process.shell``: ``os.system``, or any process whose program is a shell given a
+  command string (directly or through argument-executing wrappers), whatever the event.
+- ``process.spawn`` (policy ``process="all"``): any other process creation, except
+  multiprocessing's and concurrent.futures' own workers.
+- ``native.ctypes``: ``ctypes`` loading a library or resolving a symbol from restricted
+  code; ``interpreter.create``: a sub-interpreter (this hook would not run in it).
+- ``escape.*`` (policy ``escape_hatches``): code objects built by hand, ``__code__``
+  assigned, another audit hook added.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+from collections.abc import Callable, Container, Sequence
+from dataclasses import dataclass
+from types import CodeType, FrameType
+from typing import Final
+
+from safeops import _permits
+from safeops.enforce._attribution import (
+    Attribution,
+    CallSite,
+    attribute,
+    first_frame,
+    site_of,
+    trust_of,
+)
+from safeops.enforce._policy import Level, Policy
+from safeops.errors import quote
+
+__all__ = ["PROBE_EVENT", "Finding", "Rules"]
+
+#: The event ``enforce()`` raises to prove its hook is live.
+PROBE_EVENT: Final = "safeops.enforce.probe"
+#: Raised by safeops' wrappers around operations CPython does not audit.
+FORK_EXEC_EVENT: Final = "safeops.fork_exec"
+SUBINTERPRETER_EVENT: Final = "safeops.subinterpreter"
+
+_IPC_PACKAGES: Final = ("multiprocessing.", "concurrent.futures.")
+_PICKLE_PLUMBING: Final = frozenset({"pickle", "copyreg", "_compat_pickle", "shelve"})
+_PROCESS_PLUMBING: Final = frozenset(
+    {"os", "subprocess", "pty", "posixpath", "asyncio.*", "multiprocessing.util"}
+)
+_NATIVE_PLUMBING: Final = frozenset({"ctypes.*"})
+_NO_PLUMBING: Final = frozenset[str]()
+_COMPILE_NAMES: Final = frozenset({"compile", "exec", "eval"})
+_EXEC_NAMES: Final = frozenset({"exec", "eval"})
+_MARSHAL_NAMES: Final = frozenset({"loads", "load"})
+_AST_PARSE_CODE: Final = ast.parse.__code__
+
+REPLACEMENTS: Final = {
+    "pickle": "safeops.serialize (new data) or safeops.serialize.legacy with an explicit "
+    "allow-list (old pickles)",
+    "marshal": "safeops.serialize; marshal is for the import system's own .pyc files",
+    "dynamic_code": "safe_eval()/compile_expr() for expressions, safe_eval(mode='literal') "
+    "for data, safe_exec() for scripts",
+    "process.shell": "run_cmd([...]) with an argument list (no shell)",
+    "process.spawn": "run_cmd([...])",
+    "native": "a reviewed extension module, or a scoped safeops.permit('native', reason=...)",
+    "escape": "nothing: logged for review",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule outcome worth recording: a violation, or an application permit used."""
+
+    rule: str
+    category: str
+    event: str
+    level: Level
+    site: CallSite | None
+    why: str
+    detail: str
+    replacement: str
+    permit: _permits.Permit | None = None
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, (str, bytes, os.PathLike)):
+        try:
+            path = os.fspath(value)
+        except TypeError:
+            return None
+        return os.fsdecode(path) if isinstance(path, bytes) else path
+    return None
+
+
+def _argv(args: object) -> list[str]:
+    """The event's argument vector as text (a bare string is one word)."""
+    single = _text(args)
+    if single is not None:
+        return [single]
+    if isinstance(args, (list, tuple)):
+        words = [_text(arg) for arg in args]
+        return [word for word in words if word is not None]
+    return []
+
+
+def _same_program(subject: object, executable: str | None) -> bool:
+    expected = _text(subject)
+    if expected is None or executable is None:
+        return False
+    if expected == executable:
+        return True
+    try:
+        return os.path.realpath(expected) == os.path.realpath(executable)
+    except (OSError, ValueError):
+        return False
+
+
+_Handler = Callable[[str, tuple[object, ...], FrameType | None], "Finding | None"]
+
+
+class Rules:
+    """The rules of one policy, bound to the shared allow-list and shell knowledge."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        is_safe_global: Callable[[str, str], bool],
+        find_shell_command: Callable[[Sequence[str]], str | None],
+    ) -> None:
+        self.policy = policy
+        self._is_safe_global = is_safe_global
+        self._find_shell_command = find_shell_command
+        self.handlers: dict[str, _Handler] = {
+            "pickle.find_class": self.pickle_find_class,
+            "marshal.loads": self.marshal,
+            "marshal.load": self.marshal,
+            "compile": self.compile,
+            "exec": self.exec,
+            "os.system": self.process,
+            "subprocess.Popen": self.process,
+            "os.exec": self.process,
+            "os.posix_spawn": self.process,
+            "os.spawn": self.process,
+            FORK_EXEC_EVENT: self.process,
+            "os.fork": self.fork,
+            "os.forkpty": self.fork,
+            "ctypes.dlopen": self.native,
+            "ctypes.dlsym": self.native,
+            "ctypes.dlsym/handle": self.native,
+            SUBINTERPRETER_EVENT: self.interpreter,
+            "code.__new__": self.escape,
+            "object.__setattr__": self.escape,
+            "sys.addaudithook": self.escape,
+        }
+        if sys.version_info < (3, 12):
+            # Refusing this C-level event is clean on 3.10/3.11 (creation fails with
+            # RuntimeError); on 3.12 it crashes the interpreter, and 3.13 no longer
+            # raises it in the creating interpreter: there the wrapper's event is used.
+            self.handlers["cpython.PyInterpreterState_New"] = self.interpreter
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _finding(
+        self,
+        *,
+        rule: str,
+        category: str,
+        event: str,
+        level: Level,
+        where: Attribution | CallSite | None,
+        why: str,
+        detail: object,
+        replacement_key: str,
+    ) -> Finding:
+        site = where.site if isinstance(where, Attribution) else where
+        return Finding(
+            rule=rule,
+            category=category,
+            event=event,
+            level=level,
+            site=site,
+            why=why,
+            detail=detail if isinstance(detail, str) and len(detail) <= 200 else quote(detail, 200),
+            replacement=REPLACEMENTS[replacement_key],
+        )
+
+    def _application_permit(self, permit: _permits.Permit, finding: Finding) -> Finding | None:
+        """Events allowed by safeops' own permits are not recorded; an application's
+        scoped exceptions are (that is the point of logging them)."""
+        if permit.origin != "application":
+            return None
+        return Finding(**{**finding.__dict__, "permit": permit})
+
+    # --- deserialization ---------------------------------------------------------------
+
+    def pickle_find_class(
+        self, event: str, args: tuple[object, ...], frame: FrameType | None
+    ) -> Finding | None:
+        if self.policy.pickle == "off" or len(args) < 2:
+            return None
+        module, name = args[0], args[1]
+        if not isinstance(module, str) or not isinstance(name, str):
+            return None  # find_class itself refuses non-strings
+        if self._is_safe_global(module, name):
+            return None
+        caller = first_frame(frame, _PICKLE_PLUMBING)
+        site = site_of(caller) if caller is not None else None
+        if site is not None and site.kind == "stdlib" and site.module.startswith(_IPC_PACKAGES):
+            return None  # the interpreter's own IPC between its worker processes
+        finding = self._finding(
+            rule="pickle.global",
+            category="pickle",
+            event=event,
+            level=self.policy.pickle,
+            where=site,
+            why="the pickle names a global outside the safe allow-list "
+            "(judged by what is unpickled, whoever unpickles)",
+            detail=f"{module}.{name}",
+            replacement_key="pickle",
+        )
+        permit = _permits.active("pickle")
+        if permit is not None and _pickle_permit_covers(permit.subject, module, name):
+            return self._application_permit(permit, finding)
+        return finding
+
+    def marshal(
+        self, event: str, args: tuple[object, ...], frame: FrameType | None
+    ) -> Finding | None:
+        if self.policy.marshal == "off":
+            return None
+        data = args[0] if args else None
+        attribution = attribute(frame, data, self.policy, names=_MARSHAL_NAMES)
+        if attribution.trusted:
+            return None
+        finding = self._finding(
+            rule="marshal.loads",
+            category="dynamic_code",
+            event=event,
+            level=self.policy.marshal,
+            where=attribution,
+            why="marshal data can hold code objects; " + attribution.why,
+            detail=data if data is not None else "<stream>",
+            replacement_key="marshal",
+        )
+        permit = _permits.active("dynamic_code") or _permits.active("pickle")
+        if permit is not None and (permit.subject is None or permit.subject is data):
+            return self._application_permit(permit, finding)
+        return finding
+
+    # --- dynamic code ------------------------------------------------------------------
+
+    def compile(
+        self, event: str, args: tuple[object, ...], frame: FrameType | None
+    ) -> Finding | None:
+        if self.policy.dynamic_code == "off" or not args:
+            return None
+        source = args[0]
+        if frame is not None and frame.f_code is _AST_PARSE_CODE:
+            return None  # ast.parse builds a tree; running it needs another compile
+        permit = _permits.active("dynamic_code")
+        if (
+            permit is not None
+            and permit.origin == "safeops"
+            and _code_permit_covers(permit.subject, source)
+        ):
+            return None
+        attribution = attribute(frame, source, self.policy, names=_COMPILE_NAMES)
+        if attribution.trusted:
+            return None
+        finding = self._finding(
+            rule="dynamic_code.compile",
+            category="dynamic_code",
+            event=event,
+            level=self.policy.dynamic_code,
+            where=attribution,
+            why=attribution.why,
+            detail=source,
+            replacement_key="dynamic_code",
+        )
+        if permit is not None and _code_permit_covers(permit.subject, source):
+            return self._application_permit(permit, finding)
+        return finding
+
+    def exec(self, event: str, args: tuple[object, ...], frame: FrameType | None) -> Finding | None:
+        if self.policy.dynamic_code == "off" or not args:
+            return None
+        code = args[0]
+        permit = _permits.active("dynamic_code")
+        if permit is not None and permit.origin == "safeops":
+            return None  # the vetted evaluator runs what it compiled inside its permit
+        attribution = attribute(frame, code, self.policy, names=_EXEC_NAMES)
+        if attribution.trusted:
+            return None
+        name = code.co_name if isinstance(code, CodeType) else type(code).__name__
+        finding = self._finding(
+            rule="dynamic_code.exec",
+            category="dynamic_code",
+            event=event,
+            level=self.policy.dynamic_code,
+            where=attribution,
+            why=attribution.why,
+            detail=f"<code object {name}>",
+            replacement_key="dynamic_code",
+        )
+        if permit is not None:
+            return self._application_permit(permit, finding)
+        return finding
+
+    # --- processes ---------------------------------------------------------------------
+
+    def process(
+        self, event: str, args: tuple[object, ...], frame: FrameType | None
+    ) -> Finding | None:
+        level = self.policy.process
+        if level == "off":
+            return None
+        executable, argv = _process_subject(event, args)
+        command: str | None
+        if event == "os.system":
+            command = argv[0] if argv else ""
+        else:
+            command = self._shell_command(executable, argv)
+        permit = _permits.active("process")
+        if command is not None:
+            caller = first_frame(frame, _PROCESS_PLUMBING)
+            finding = self._finding(
+                rule="process.shell",
+                category="process",
+                event=event,
+                level="enforce",
+                where=site_of(caller) if caller is not None else None,
+                why="a shell is given a command string (judged by what runs, whoever asks)",
+                detail=command,
+                replacement_key="process.shell",
+            )
+        elif level == "all":
+            caller = first_frame(frame, _PROCESS_PLUMBING)
+            if caller is not None and _is_interpreter_machinery(caller, self.policy):
+                return None
+            finding = self._finding(
+                rule="process.spawn",
+                category="process",
+                event=event,
+                level="enforce",
+                where=site_of(caller) if caller is not None else None,
+                why="this policy refuses processes not started by run_cmd",
+                detail=" ".join(argv) if argv else executable,
+                replacement_key="process.spawn",
+            )
+        else:
+            return None
+        if permit is not None and (
+            permit.subject is None or _same_program(permit.subject, executable)
+        ):
+            return self._application_permit(permit, finding)
+        return finding
+
+    def fork(self, event: str, args: tuple[object, ...], frame: FrameType | None) -> Finding | None:
+        if self.policy.process != "all":
+            return None
+        caller = first_frame(frame, _PROCESS_PLUMBING)
+        if caller is not None and _is_interpreter_machinery(caller, self.policy):
+            return None
+        finding = self._finding(
+            rule="process.spawn",
+            category="process",
+            event=event,
+            level="enforce",
+            where=site_of(caller) if caller is not None else None,
+            why="this policy refuses processes not started by run_cmd",
+            detail=event,
+            replacement_key="process.spawn",
+        )
+        permit = _permits.active("process")
+        if permit is not None and permit.subject is None:
+            return self._application_permit(permit, finding)
+        return finding
+
+    def _shell_command(self, executable: str | None, argv: list[str]) -> str | None:
+        if executable is not None and argv:
+            command = self._find_shell_command([executable, *argv[1:]])
+            if command is not None:
+                return command
+        return self._find_shell_command(argv) if argv else None
+
+    # --- native code and interpreters ----------------------------------------------------
+
+    def native(
+        self, event: str, args: tuple[object, ...], frame: FrameType | None
+    ) -> Finding | None:
+        if self.policy.native == "off":
+            return None
+        caller = first_frame(frame, _NATIVE_PLUMBING)
+        if caller is None:
+            return None
+        site = site_of(caller)
+        trusted, why = trust_of(site.kind, site.module, self.policy)
+        if trusted:
+            return None
+        detail = args[-1] if event != "ctypes.dlopen" else (args[0] if args else None)
+        finding = self._finding(
+            rule="native.ctypes",
+            category="native",
+            event=event,
+            level=self.policy.native,
+            where=site,
+            why=why,
+            detail=str(detail),
+            replacement_key="native",
+        )
+        permit = _permits.active("native")
+        if permit is not None:
+            return self._application_permit(permit, finding)
+        return finding
+
+    def interpreter(
+        self, event: str, args: tuple[object, ...], frame: FrameType | None
+    ) -> Finding | None:
+        if self.policy.interpreters == "off":
+            return None
+        caller = first_frame(frame, _NO_PLUMBING)
+        finding = self._finding(
+            rule="interpreter.create",
+            category="native",
+            event=event,
+            level=self.policy.interpreters,
+            where=site_of(caller) if caller is not None else None,
+            why="a sub-interpreter runs without this audit hook",
+            detail=event,
+            replacement_key="native",
+        )
+        permit = _permits.active("native")
+        if permit is not None:
+            return self._application_permit(permit, finding)
+        return finding
+
+    def escape(
+        self, event: str, args: tuple[object, ...], frame: FrameType | None
+    ) -> Finding | None:
+        if self.policy.escape_hatches == "off":
+            return None
+        if event == "object.__setattr__" and (len(args) < 2 or args[1] != "__code__"):
+            return None
+        caller = first_frame(frame, _NO_PLUMBING)
+        if caller is None:
+            return None
+        site = site_of(caller)
+        if event != "sys.addaudithook" and trust_of(site.kind, site.module, self.policy)[0]:
+            return None
+        rule = {"code.__new__": "escape.code_new", "object.__setattr__": "escape.set_code"}
+        return self._finding(
+            rule=rule.get(event, "escape.audit_hook"),
+            category="native",
+            event=event,
+            level=self.policy.escape_hatches,
+            where=site,
+            why="an interpreter escape hatch (logged for review)",
+            detail=event,
+            replacement_key="escape",
+        )
+
+
+def _process_subject(event: str, args: tuple[object, ...]) -> tuple[str | None, list[str]]:
+    """(executable, argv) of a process event, whatever its argument layout."""
+    if event == "os.system":
+        return "/bin/sh", _argv(args[0] if args else "")
+    if event == "subprocess.Popen":  # executable, args, cwd, env
+        return _text(args[0]), _argv(args[1] if len(args) > 1 else ())
+    if event == "os.spawn":  # mode, path, args, env
+        return _text(args[1] if len(args) > 1 else None), _argv(args[2] if len(args) > 2 else ())
+    if event == FORK_EXEC_EVENT:  # executable_list, args
+        executables = _argv(args[0] if args else ())
+        return (executables[0] if executables else None), _argv(args[1] if len(args) > 1 else ())
+    # os.exec, os.posix_spawn: path, args, env
+    return _text(args[0] if args else None), _argv(args[1] if len(args) > 1 else ())
+
+
+def _is_interpreter_machinery(frame: FrameType, policy: Policy) -> bool:
+    """multiprocessing / concurrent.futures starting their own workers, or a module the
+    policy trusts."""
+    site = site_of(frame)
+    if site.kind == "stdlib" and site.module.startswith(_IPC_PACKAGES):
+        return True
+    return policy.trust_override(site.module) is True
+
+
+def _pickle_permit_covers(subject: object, module: str, name: str) -> bool:
+    """A pickle permit covers every global (no subject), one ``(module, name)`` pair, or
+    the pairs of a container (the allow-list its holder resolved)."""
+    if subject is None:
+        return True
+    if isinstance(subject, tuple) and len(subject) == 2:
+        return subject == (module, name)
+    if isinstance(subject, Container):
+        try:
+            return (module, name) in subject
+        except TypeError:
+            return False
+    return False
+
+
+def _code_permit_covers(subject: object, source: object) -> bool:
+    """A dynamic-code permit covers every source (no subject), the same AST or code
+    object, or the same text (the compile event carries source text as UTF-8 bytes)."""
+    if subject is None or subject is source:
+        return True
+    if isinstance(subject, str) and type(source) is bytes:
+        return subject.encode("utf-8", "surrogatepass") == source
+    if isinstance(subject, bytes) and type(source) is bytes:
+        return subject == source
+    return False

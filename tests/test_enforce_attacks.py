@@ -1,0 +1,84 @@
+"""Attacks ``enforce(mode="block")`` must stop, each in a fresh interpreter.
+
+Audit hooks cannot be removed, so every attack runs in its own subprocess: a script made
+of a small harness (enforce, then run the attack) and the attack's code from
+``tests/vectors/enforce/attacks.json``. Every attack tries to create a canary file; the
+test checks both that ``BlockedOperation`` named the expected rule and that the canary
+does not exist afterwards (nothing ran).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+VECTORS = Path(__file__).parent / "vectors" / "enforce" / "attacks.json"
+ATTACKS: list[dict[str, Any]] = json.loads(VECTORS.read_text(encoding="utf-8"))["vectors"]
+
+HARNESS = """\
+import json, sys
+import safeops
+from safeops.enforce import Policy
+from safeops.errors import BlockedOperation
+
+POLICY = Policy.strict() if sys.argv[1] == "strict" else Policy()
+if sys.argv[1] != "none":
+    safeops.enforce("block", policy=POLICY)
+CANARY = sys.argv[2]
+PAYLOAD = sys.argv[3]
+try:
+{body}
+except BlockedOperation as error:
+    print(json.dumps({{"blocked": True, "rule": error.context["rule"]}}))
+else:
+    print(json.dumps({{"blocked": False}}))
+"""
+
+
+def _payload(canary: Path) -> str:
+    return f"__import__('os').system('touch {canary}')"
+
+
+def run_attack(code: str, policy: str, tmp_path: Path) -> tuple[dict[str, Any], Path]:
+    """Run *code* under the harness in a fresh interpreter; returns (outcome, canary)."""
+    canary = tmp_path / "canary"
+    script = tmp_path / "attack.py"
+    script.write_text(HARNESS.format(body=textwrap.indent(code, "    ")), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(script), policy, str(canary), _payload(canary)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    assert lines, f"no outcome (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
+    return json.loads(lines[-1]), canary
+
+
+@pytest.mark.parametrize("vector", ATTACKS, ids=[v["id"] for v in ATTACKS])
+def test_attack_is_blocked_and_nothing_runs(vector: dict[str, Any], tmp_path: Path) -> None:
+    """Each attack vector raises BlockedOperation for its rule and never creates the canary."""
+    outcome, canary = run_attack(vector["code"], vector["policy"], tmp_path)
+    assert outcome == {"blocked": True, "rule": vector["rule"]}
+    assert not canary.exists()
+
+
+def test_canary_detects_an_attack_that_was_not_blocked(tmp_path: Path) -> None:
+    """Control: without enforce() the os.system vector does create the canary."""
+    vector = next(v for v in ATTACKS if v["id"] == "os-system")
+    outcome, canary = run_attack(vector["code"], "none", tmp_path)
+    assert outcome == {"blocked": False}
+    assert canary.exists()
+
+
+def test_every_vector_names_its_source() -> None:
+    """Each attack vector records where it comes from."""
+    assert all(v["source"].strip() for v in ATTACKS)
