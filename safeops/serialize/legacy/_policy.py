@@ -246,6 +246,10 @@ def _vet_scalar(pair: tuple[str, str], args: tuple[Any, ...], name: str) -> str 
 def vet_build(target: Any) -> str | None:
     """Why BUILD on *target* is refused, or None (an instance built by a vetted call)."""
     if type(target) is Node and target.kind == "obj":
+        if target.built:
+            # The first BUILD can plant an instance attribute named __setstate__, which
+            # pickle then calls (with any state) on the second one.
+            return "a second BUILD on the same object could call a __setstate__ the first planted"
         return None
     return (
         f"BUILD sets the state of {describe(target)}; only instances built from allowed "
@@ -255,6 +259,9 @@ def vet_build(target: Any) -> str | None:
 
 def vet_mutate(opname: str, target: Any) -> str | None:
     """Why APPEND/SETITEM/ADDITEMS on *target* is refused, or None."""
+    if type(target) is Node and target.kind == "obj" and target.built:
+        # append/extend/add are looked up on the instance: BUILD could have planted them.
+        return f"{opname} after BUILD could call a method the state planted on the instance"
     if type(target) is Node and target.kind not in ("tuple", "frozenset"):
         return None
     return f"{opname} on {describe(target)} would call one of its methods"

@@ -87,7 +87,9 @@ class Global:
 class Node:
     """A container or the result of a call, as the walk sees it."""
 
-    __slots__ = ("args", "callable", "depth", "items", "kind", "offset", "placed", "weight")
+    __slots__ = (
+        "args", "built", "callable", "depth", "items", "kind", "offset", "placed", "weight",
+    )  # fmt: skip
 
     def __init__(self, kind: str, offset: int, items: tuple[Any, ...] = ()) -> None:
         self.kind = kind  # list, dict, set, tuple, frozenset or obj (a call result)
@@ -96,6 +98,7 @@ class Node:
         self.callable: Any = None
         self.args: Any = None
         self.placed = False
+        self.built = False  # BUILD has set its state (instance attributes may be planted)
         self.weight = 1
         self.depth = 1
 
@@ -428,6 +431,7 @@ def walk(
                 visitor.build(start, target, state)
                 if type(target) is Node:
                     fill(target, [state], "BUILD", target.kind)
+                    target.built = True
             elif op == 0x73:  # SETITEM
                 value = pop()
                 key = pop()

@@ -167,6 +167,16 @@ VECTORS: list[tuple[str, str, str, str, bytes]] = [
      OWN, proto(2) + glob("collections", "ChainMap") + EMPTY_TUPLE + NEWOBJ + EMPTY_DICT
      + binunicode("__setstate__") + glob("os", "system") + SETITEM + BUILD + binunicode(CMD)
      + BUILD + STOP),
+    ("p2_build_plants_setstate_of_allowed_type", "dos",
+     "BUILD {'__setstate__': bytearray}, then BUILD 10**10 calls bytearray(10**10)", OWN,
+     proto(2) + glob("collections", "ChainMap") + EMPTY_TUPLE + NEWOBJ + EMPTY_DICT
+     + binunicode("__setstate__") + glob("builtins", "bytearray") + SETITEM + BUILD
+     + long1(10**10) + BUILD + STOP),
+    ("p2_build_plants_append", "dos",
+     "BUILD {'append': bytearray}, then APPEND 10**10 calls inst.append(10**10)", OWN,
+     proto(2) + glob("collections", "ChainMap") + EMPTY_TUPLE + NEWOBJ + EMPTY_DICT
+     + binunicode("append") + glob("builtins", "bytearray") + SETITEM + BUILD
+     + long1(10**10) + b"a" + STOP),
     ("p2_build_class_pollution", "gadget",
      "BUILD (None, {'__len__': int}) on the ChainMap class sets a class attribute", OWN,
      proto(2) + glob("collections", "ChainMap") + NONE + EMPTY_DICT + binunicode("__len__")
