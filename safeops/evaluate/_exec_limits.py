@@ -45,7 +45,7 @@ class ExecLimits:
     max_output: int = 64 * 1024
     max_depth: int = 200
     max_source_length: int = 100_000
-    max_ast_nodes: int = 50_000
+    max_ast_nodes: int = 30_000
     max_ast_depth: int = 100
     max_size: int = 5_000_000
     max_int_bits: int = 1_000_000

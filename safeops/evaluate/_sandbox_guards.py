@@ -46,6 +46,10 @@ __all__ = [
 ]
 
 
+#: Results at least this large (elements) trigger an immediate clock and memory check.
+_LARGE = 1 << 16
+
+
 class Abort(BaseException):
     """Internal: unwinds the evaluated program after a limit tripped (never escapes)."""
 
@@ -111,6 +115,10 @@ class Budget:
     def check_size(self, what: str, size: int) -> None:
         if size > self.limits.max_size:
             self.too_big(what, size)
+        if size > _LARGE:
+            # A large allocation is about to happen: look at the clocks and memory now
+            # rather than at the next loop tick.
+            self.check_clocks()
 
     def check_bits(self, what: str, bits: int) -> None:
         if bits > self.limits.max_int_bits:
