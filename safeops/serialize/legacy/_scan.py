@@ -455,7 +455,13 @@ def walk(
                 if type(module) is str and type(name) is str:
                     ref = Global(module, name, start)
                 elif type(module) in (str, Node) and type(name) in (str, Node):
-                    ref = Global(_describe(module), _describe(name), start, computed=True)
+                    # Folding decodes text (and may import a stdlib codec): reports only.
+                    ref = Global(
+                        _describe(module, fold=want_constants),
+                        _describe(name, fold=want_constants),
+                        start,
+                        computed=True,
+                    )
                 else:
                     raise Malformed(start, "STACK_GLOBAL requires str module and name")
                 visitor.global_(start, "STACK_GLOBAL", ref)
@@ -628,10 +634,10 @@ _FOLDABLE_CODECS = frozenset(
 )  # fmt: skip
 
 
-def _describe(value: Any) -> str:
+def _describe(value: Any, *, fold: bool) -> str:
     if type(value) is str:
         return value
-    folded = _fold(value)
+    folded = _fold(value) if fold else None
     if folded is not None:
         return folded
     if type(value) is Node and value.kind == "obj" and type(value.callable) is Global:
