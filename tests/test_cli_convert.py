@@ -244,3 +244,36 @@ def test_registered_subcommand_runs_through_python_m_safeops(tmp_path: Path) -> 
     assert serialize.loads(target.read_bytes(), format="msgpack") == {
         "when": datetime.date(2021, 3, 4)
     }
+
+
+def test_output_keeps_the_input_permissions(tmp_path: Path) -> None:
+    """A private (0600) input gives a private output, whatever the umask."""
+    source, target = tmp_path / "private.pkl", tmp_path / "private.json"
+    source.write_bytes(pickle.dumps({"secret": 1}))
+    source.chmod(0o600)
+    old_umask = os.umask(0)
+    try:
+        assert _convert(str(source), str(target)) == 0
+    finally:
+        os.umask(old_umask)
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_existing_directory_as_out_writes_inside_it(tmp_path: Path) -> None:
+    """`convert a.pkl out/` writes out/a.json."""
+    source = tmp_path / "a.pkl"
+    source.write_bytes(pickle.dumps([1]))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert _convert(str(source), str(out)) == 0
+    assert serialize.loads((out / "a.json").read_bytes()) == [1]
+
+
+def test_oversized_input_is_refused_without_reading_it_all(tmp_path: Path) -> None:
+    """An input over max_bytes is refused with DecodeLimitError."""
+    from safeops.errors import DecodeLimitError
+
+    source = tmp_path / "big.pkl"
+    source.write_bytes(pickle.dumps("x" * 5000))
+    with pytest.raises(DecodeLimitError):
+        convert_file(source, tmp_path / "o.json", limits=serialize.Limits(max_bytes=1000))

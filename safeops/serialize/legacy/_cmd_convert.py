@@ -17,6 +17,8 @@ from safeops.serialize.legacy._convert import clean_stray_temps, convert_file, c
 
 __all__ = ["add_arguments", "run"]
 
+_SUFFIX = {"json": ".json", "msgpack": ".msgpack"}
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the convert options."""
@@ -49,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.source.is_dir():
         return _convert_directory(args, key)
+    if args.target.is_dir():  # `safeops convert a.pkl out/` writes out/a.json
+        args.target = args.target / args.source.with_suffix(_SUFFIX[args.format]).name
     try:
         convert_file(args.source, args.target, format=args.format, allow=args.allow, key=key)
     except DecodeError as error:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from safeops.errors import DecodeError, SafeOpsError
-from safeops.serialize import Limits, dumps
+from safeops.serialize import DEFAULT_LIMITS, Limits, dumps
 from safeops.serialize.legacy._policy import AllowEntry
 from safeops.serialize.legacy._unpickler import loads
 
@@ -56,19 +57,28 @@ def convert_file(
     source, target = Path(source), Path(target)
     if target.exists() and source.exists() and os.path.samefile(source, target):
         raise DecodeError("convert would overwrite its input; choose another output path")
+    active = DEFAULT_LIMITS if limits is None else limits
     with source.open("rb") as file:
-        data = file.read(-1 if limits is None else limits.max_bytes + 1)
-    value = loads(data, allow=allow, limits=limits)
-    atomic_write(target, dumps(value, format=format, key=key))
+        # Never more than the budget plus one byte: loads() then reports the overrun.
+        data = file.read(active.max_bytes + 1)
+        mode = stat.S_IMODE(os.fstat(file.fileno()).st_mode)
+    value = loads(data, allow=allow, limits=active)
+    # The output holds the same data as the input: give it no wider permissions.
+    atomic_write(target, dumps(value, format=format, key=key), mode=mode)
 
 
-def atomic_write(target: Path, data: bytes) -> None:
-    """Write *data* to *target* via a same-directory temporary file, fsync and rename."""
+def atomic_write(target: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Write *data* to *target* via a same-directory temporary file, fsync and rename.
+
+    The file gets permission bits *mode* (owner-only by default). O_EXCL on a random name
+    means a planted file or symlink at the temporary path is never followed.
+    """
     directory = target.parent
     clean_stray_temps(directory, target.name)
     temp = directory / f".{target.name}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}"
-    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
+        os.fchmod(descriptor, mode & 0o777)
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
             file.flush()

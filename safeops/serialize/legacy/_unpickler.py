@@ -18,6 +18,7 @@ from __future__ import annotations
 import copyreg
 import importlib
 import io
+import os
 import pickle
 import sys
 import threading
@@ -262,6 +263,16 @@ class _Resolver:
 
 _RESOLVERS: dict[frozenset[tuple[str, str]], _Resolver] = {}
 _RESOLVERS_LOCK = threading.Lock()
+
+
+def _reinit_lock() -> None:
+    # A fork taken while another thread held the lock must not deadlock the child.
+    global _RESOLVERS_LOCK  # noqa: PLW0603
+    _RESOLVERS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_lock)
 
 
 def _resolver_for(caller_pairs: frozenset[tuple[str, str]]) -> _Resolver:
