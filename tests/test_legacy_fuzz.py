@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import pickle
+import tempfile
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -69,3 +73,29 @@ def test_inspect_never_raises_on_arbitrary_bytes(data: bytes) -> None:
     """inspect reports (possibly with an error) instead of raising."""
     report = legacy.inspect(data, limits=_SMALL)
     assert report.verdict in {"safe", "needs-allow", "dangerous"}
+
+
+_EXEC_VECTORS = sorted(
+    (Path(__file__).parent / "vectors" / "pickle" / entry["file"]).read_bytes()
+    for entry in json.loads(
+        (Path(__file__).parent / "vectors" / "pickle" / "manifest.json").read_text("utf-8")
+    )
+    if entry["class"] == "exec"
+)
+
+
+@given(st.sampled_from(_EXEC_VECTORS), st.data())
+def test_mutated_attack_vectors_never_run(vector: bytes, data: st.DataObject) -> None:
+    """Mutations of the exec vectors give a value or DecodeError, and never the marker."""
+    raw = bytearray(vector)
+    for _ in range(data.draw(st.integers(1, 3))):
+        position = data.draw(st.integers(0, len(raw) - 1))
+        raw[position] = data.draw(st.integers(0, 255))
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chdir(scratch)
+        try:
+            _load_or_refuse(bytes(raw))
+            assert os.listdir(scratch) == []
+        finally:
+            os.chdir(cwd)
