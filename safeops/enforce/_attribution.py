@@ -110,7 +110,8 @@ class CallSite:
 @dataclass(frozen=True)
 class Attribution:
     """The verdict of a frame walk: the responsible call site (``None`` if every frame
-    was skipped), whether that code is trusted, and why."""
+    was skipped, and for trusted verdicts, which are never recorded), whether that code
+    is trusted, and why."""
 
     site: CallSite | None
     trusted: bool
@@ -159,7 +160,28 @@ def site_of(frame: FrameType, kind: str | None = None) -> CallSite:
 
 
 def trust_of(kind: str, module: str, policy: Policy) -> tuple[bool, str]:
-    """Whether code of *kind* in *module* is trusted to run dynamic code, and why."""
+    """Whether code of *kind* in *module* is trusted to run dynamic code, and why.
+
+    Cached per (policy, kind, module): the hook asks on every gated event, and hashing
+    the policy itself on each call would cost more than the decision."""
+    entry = _trust_cache.get(id(policy))
+    if entry is None or entry[0] is not policy:
+        entry = (policy, {})
+        _trust_cache[id(policy)] = entry
+    verdicts = entry[1]
+    key = (kind, module)
+    verdict = verdicts.get(key)
+    if verdict is None:
+        verdict = _decide_trust(kind, module, policy)
+        if len(verdicts) < 10_000:
+            verdicts[key] = verdict
+    return verdict
+
+
+_trust_cache: dict[int, tuple[Policy, dict[tuple[str, str], tuple[bool, str]]]] = {}
+
+
+def _decide_trust(kind: str, module: str, policy: Policy) -> tuple[bool, str]:
     override = policy.trust_override(module)
     if override is not None:
         verdict = "trusted" if override else "restricted"
@@ -331,13 +353,10 @@ def attribute(
             frame = frame.f_back
             continue
         trusted, why = trust_of(kind, module, policy)
+        if trusted:
+            return Attribution(None, True, why)  # no call site needed: nothing is recorded
         site = site_of(frame, kind)
-        if (
-            not trusted
-            and through_trusted_runner
-            and type(handed) is str
-            and handed in code.co_consts
-        ):
+        if through_trusted_runner and type(handed) is str and handed in code.co_consts:
             return Attribution(
                 site,
                 True,

@@ -269,7 +269,7 @@ class Rules:
         if (
             permit is not None
             and permit.origin == "safeops"
-            and _code_permit_covers(permit.subject, source)
+            and _code_permit_covers(permit.subject, source, derived_ast=True)
         ):
             return None
         attribution = attribute(frame, source, self.policy, names=_COMPILE_NAMES)
@@ -507,10 +507,17 @@ def _pickle_permit_covers(subject: object, module: str, name: str) -> bool:
     return False
 
 
-def _code_permit_covers(subject: object, source: object) -> bool:
+def _code_permit_covers(subject: object, source: object, *, derived_ast: bool = False) -> bool:
     """A dynamic-code permit covers every source (no subject), the same AST or code
-    object, or the same text (the compile event carries source text as UTF-8 bytes)."""
+    object, or the same text (the compile event carries source text as UTF-8 bytes).
+
+    With *derived_ast* (safeops' own permits), a permit for a text or tree also covers
+    compiling a syntax tree inside the block: the vetted pipeline parses the text it
+    checked and compiles the tree it transformed (RestrictedPython builds a new one).
+    A tree cannot come straight from attacker data; text is still matched exactly."""
     if subject is None or subject is source:
+        return True
+    if derived_ast and isinstance(source, ast.AST) and isinstance(subject, (str, bytes, ast.AST)):
         return True
     if isinstance(subject, str) and type(source) is bytes:
         return subject.encode("utf-8", "surrogatepass") == source
