@@ -264,7 +264,10 @@ def run_isolated(source: str, names: dict[str, Any], limits: ExecLimits) -> dict
             if attempt == 0:
                 continue
             raise EvaluationError("the isolated worker could not be reached") from None
-        pool.release(worker)
+        if isinstance(response, dict) and response.get("recycle") is True:
+            worker.close()  # it exits after this answer: reap it now
+        else:
+            pool.release(worker)
         return _unpack(response)
     raise EvaluationError("the isolated worker could not be reached")  # pragma: no cover
 

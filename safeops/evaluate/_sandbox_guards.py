@@ -17,6 +17,7 @@ again at every line the program still runs, so ``except Exception`` cannot swall
 
 from __future__ import annotations
 
+import operator
 import re
 import string
 import sys
@@ -262,36 +263,67 @@ def _length(value: object) -> int:
     return len(value) if isinstance(value, _SEQUENCES) else 0
 
 
+def _size(value: Any, budget: Budget) -> int:
+    try:
+        return len(value)
+    except OverflowError:  # len(range(10**30))
+        return budget.limits.max_size + 1
+
+
+def _check_operation(budget: Budget, op: str, left: Any, right: Any) -> None:
+    """Refuse ``left op right`` (or its in-place form) when the result would be huge."""
+    if op == "+":
+        if isinstance(left, _SEQUENCES) and hasattr(right, "__len__"):
+            budget.check_size("+", len(left) + _size(right, budget))
+    elif op == "*":
+        if isinstance(left, int) and isinstance(right, _SEQUENCES):
+            budget.check_size("*", left * len(right))
+        elif isinstance(right, int) and isinstance(left, _SEQUENCES):
+            budget.check_size("*", right * len(left))
+        elif isinstance(left, int) and isinstance(right, int):
+            budget.check_bits("*", left.bit_length() + right.bit_length())
+    elif op == "**":
+        check_pow(budget, left, right)
+    elif op == "<<":
+        if isinstance(left, int) and isinstance(right, int) and left and right > 0:
+            budget.check_bits("<<", left.bit_length() + right)
+    elif op == "%" and isinstance(left, (str, bytes)):
+        _check_percent(budget, left, right)
+
+
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "*": operator.mul, "**": operator.pow, "<<": operator.lshift,
+    "%": operator.mod,
+}
+_IN_PLACE: dict[str, Callable[[Any, Any], Any]] = {
+    "+=": operator.iadd, "*=": operator.imul, "**=": operator.ipow,
+    "<<=": operator.ilshift, "%=": operator.imod, "-=": operator.isub,
+    "/=": operator.itruediv, "//=": operator.ifloordiv, ">>=": operator.irshift,
+    "&=": operator.iand, "|=": operator.ior, "^=": operator.ixor, "@=": operator.imatmul,
+}
+
+
 def make_binop(budget: Budget) -> Callable[[str, Any, Any], Any]:
     """The guard the compiler puts around ``+ * ** << %``: sizes are checked first."""
 
     def binop(op: str, left: Any, right: Any) -> Any:
-        if op == "+":
-            if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
-                budget.check_size("+", len(left) + len(right))
-            return left + right
-        if op == "*":
-            if isinstance(left, int) and isinstance(right, _SEQUENCES):
-                budget.check_size("*", left * len(right))
-            elif isinstance(right, int) and isinstance(left, _SEQUENCES):
-                budget.check_size("*", right * len(left))
-            elif isinstance(left, int) and isinstance(right, int):
-                budget.check_bits("*", left.bit_length() + right.bit_length())
-            return left * right
-        if op == "**":
-            check_pow(budget, left, right)
-            return left**right
-        if op == "<<":
-            if isinstance(left, int) and isinstance(right, int) and left and right > 0:
-                budget.check_bits("<<", left.bit_length() + right)
-            return left << right
-        if op == "%":
-            if isinstance(left, (str, bytes)):
-                _check_percent(budget, left, right)
-            return left % right
-        raise AssertionError(op)  # pragma: no cover - the compiler only emits the above
+        _check_operation(budget, op, left, right)
+        return _BINARY[op](left, right)
 
     return binop
+
+
+def make_inplacevar(budget: Budget) -> Callable[[str, Any, Any], Any]:
+    """RestrictedPython's ``_inplacevar_``: ``x op= y`` with the same size checks."""
+
+    def inplacevar(op: str, target: Any, value: Any) -> Any:
+        function = _IN_PLACE.get(op)
+        if function is None:
+            raise TypeError(f"augmented assignment {quote(op)} is not supported")
+        _check_operation(budget, op[:-1], target, value)
+        return function(target, value)
+
+    return inplacevar
 
 
 def check_pow(budget: Budget, base: Any, exponent: Any, modulus: Any = None) -> None:
@@ -343,22 +375,3 @@ def make_format(budget: Budget) -> Callable[[Any, int, str], str]:
         return format(value, spec)
 
     return formatted
-
-
-def make_inplacevar(binop: Callable[[str, Any, Any], Any]) -> Callable[[str, Any, Any], Any]:
-    import operator
-
-    plain: dict[str, Callable[[Any, Any], Any]] = {
-        "-=": operator.isub, "/=": operator.itruediv, "//=": operator.ifloordiv,
-        ">>=": operator.irshift, "&=": operator.iand, "|=": operator.ior,
-        "^=": operator.ixor, "@=": operator.imatmul,
-    }
-
-    def inplacevar(op: str, target: Any, value: Any) -> Any:
-        if op in ("+=", "*=", "**=", "<<=", "%="):
-            return binop(op[:-1], target, value)
-        if op in plain:
-            return plain[op](target, value)
-        raise TypeError(f"augmented assignment {quote(op)} is not supported")
-
-    return inplacevar

@@ -130,7 +130,7 @@ def build_namespace(budget: Budget) -> dict[str, Any]:
         "_getiter_": iter,
         "_write_": _write,
         "_apply_": _apply,
-        "_inplacevar_": make_inplacevar(binop),
+        "_inplacevar_": make_inplacevar(budget),
         "_unpack_sequence_": guarded_unpack_sequence,
         "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
         "_print_": print_hook,

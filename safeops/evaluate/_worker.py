@@ -171,6 +171,9 @@ def main() -> int:
                 f"the variables the program defined encode to {len(data)} bytes, more "
                 f"than max_result_bytes={limit}", "max_result_bytes",
             ))
+        if must_exit:
+            # Tell the host first, so it reaps this process instead of reusing it.
+            data = encode({**decode(data, max_bytes=len(data)), "recycle": True})
         write_frame(response_fd, data)
         if must_exit:
             return 0
