@@ -135,6 +135,13 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
 
     if process.returncode is None:
         kill_group(process.pid)
+    # Process.wait() also waits for the pipes to close, which never happens if a reader
+    # stopped early (output cap) or a descendant escaped the group and holds them: close
+    # our ends. asyncio has no public API for this; the transport is the documented
+    # owner of the pipes (asyncio.SubprocessTransport.close()).
+    transport = getattr(process, "_transport", None)
+    if isinstance(transport, asyncio.SubprocessTransport):
+        transport.close()
     # Shielded: a second cancellation must not leave the child unreaped.
     await asyncio.shield(process.wait())
 

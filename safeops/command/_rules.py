@@ -228,6 +228,33 @@ def _check_openssl(program: str, parsed: Scan, rule: Rule, allowed: frozenset[st
                      "Run it without run_cmd if you really mean it")
 
 
+def _check_plus_commands(
+    program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]
+) -> None:
+    """vim and less run `+command` words as commands (before `--`)."""
+    if "+" in allowed:
+        return
+    for word in parsed.operands:
+        if word.trusted and word.text.startswith("+"):
+            raise refuse(program, "plus-command", quote(word.text),
+                         "this program runs +words as commands at start-up",
+                         "Opt in with Program(name, unsafe_allow_options={'+'})")
+
+
+_CURL_SCHEMES = frozenset({"http", "https", "ftp", "ftps"})
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def _check_curl(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -> None:
+    for word in parsed.operands:
+        match = _SCHEME.match(word.text)
+        if not word.trusted and match and match.group(1).lower() not in _CURL_SCHEMES:
+            raise refuse(program, "curl-scheme", f"the URL {quote(word.text)} from args",
+                         "curl would read local files (file:) or speak other protocols",
+                         "Only http, https, ftp and ftps URLs may come from args; write "
+                         "other URLs in argv")
+
+
 _LINUX = sys.platform.startswith("linux")
 
 _WRAPPER_WHY = "runs the command in its arguments; the command is checked in its turn"
@@ -368,6 +395,7 @@ RULES: tuple[Rule, ...] = (
                           "--dump-header", "-c", "--cookie-jar", "-T", "--upload-file",
                           "--trace", "--trace-ascii", "--stderr", "--netrc-file", "-b",
                           "--cookie", "-d", "--data", "--data-binary", "-F", "--form"),
+        check=_check_curl,
     ),
     Rule(
         _set("wget"),
@@ -410,6 +438,7 @@ RULES: tuple[Rule, ...] = (
         file_options=_set("-o", "-O", "--log-file", "--LOG-FILE", "-t", "--tag", "-T",
                           "--tag-file"),
         fixed_env=(("LESSSECURE", "1"),),
+        check=_check_plus_commands,
     ),
     Rule(
         _set("vim", "vi", "nvim", "view", "ex", "rvim", "rview", "vimdiff", "gvim", "evim",
@@ -423,6 +452,7 @@ RULES: tuple[Rule, ...] = (
                           "--remote-wait-silent", "--remote-tab", "-y"),
         file_options=_set("-w", "-W", "-i", "--startuptime", "-q", "-V"),
         prepend=("-Z",),
+        check=_check_plus_commands,
     ),
 )
 
