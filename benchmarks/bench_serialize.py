@@ -12,6 +12,7 @@ tests/vectors/serialize (time and peak memory until rejection), each with its ta
 
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 import platform
@@ -35,12 +36,17 @@ REPEATS = 5 if "--quick" in sys.argv else 30
 
 
 def best(call: Callable[[], object], repeats: int = REPEATS) -> float:
-    """Best wall time of *repeats* calls, in milliseconds."""
+    """Best wall time of *repeats* calls in ms (GC paused while timing, as timeit does)."""
     fastest = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        fastest = min(fastest, time.perf_counter() - start)
+        gc.collect()
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            call()
+            fastest = min(fastest, time.perf_counter() - start)
+        finally:
+            gc.enable()
     return fastest * 1e3
 
 
@@ -188,6 +194,38 @@ def bench_api() -> dict[str, float]:
     return ratios
 
 
+def bench_breakdown() -> None:
+    """Where safeops' time goes: the C codec on already-walked data vs the Python walks."""
+    from safeops.serialize import _json, _msgpack
+    from safeops.serialize._limits import DEFAULT_LIMITS
+
+    records = api_records()
+    print("\n== breakdown of the safeops round trip (ms): C codec vs Python walk ==")
+    walked_json = _json._encode_fast(records, DEFAULT_LIMITS.max_depth)
+    data_json = orjson.dumps(walked_json)
+    enc_walk = best(lambda: _json._encode_fast(records, DEFAULT_LIMITS.max_depth))
+    enc_c = best(lambda: orjson.dumps(walked_json))
+    dec_c = best(lambda: orjson.loads(data_json))
+    dec_all = best(lambda: serialize.loads(data_json))
+    print(
+        f"json    encode walk {enc_walk:7.3f}  orjson.dumps {enc_c:7.3f}  "
+        f"orjson.loads {dec_c:7.3f}  checks+decode walk {dec_all - dec_c:7.3f}"
+    )
+    walked_mp = _msgpack._encode_fast(records, DEFAULT_LIMITS.max_depth)
+    data_mp = msgpack.packb(walked_mp, use_bin_type=True, datetime=True)
+    enc_walk = best(lambda: _msgpack._encode_fast(records, DEFAULT_LIMITS.max_depth))
+    enc_c = best(lambda: msgpack.packb(walked_mp, use_bin_type=True, datetime=True))
+    hook = _msgpack._ext_hook(DEFAULT_LIMITS.max_str_len, DEFAULT_LIMITS.max_int_digits)
+    dec_c = best(
+        lambda: msgpack.unpackb(data_mp, ext_hook=hook, raw=False, strict_map_key=True, timestamp=3)
+    )
+    dec_all = best(lambda: serialize.loads(data_mp, format="msgpack"))
+    print(
+        f"msgpack encode walk {enc_walk:7.3f}  packb        {enc_c:7.3f}  "
+        f"unpackb+hooks {dec_c:6.3f}  checks+decode walk {dec_all - dec_c:7.3f}"
+    )
+
+
 def json_native(count: int = 1000) -> list[dict[str, Any]]:
     return orjson.loads(orjson.dumps(api_records(count)))  # datetimes/UUIDs as strings
 
@@ -257,6 +295,7 @@ def main() -> None:
         f"pydantic {pydantic.VERSION}"
     )
     api = bench_api()
+    bench_breakdown()
     native = bench_native()
     bench_bombs()
     print("\n== summary (ratio, target) ==")

@@ -6,19 +6,25 @@ the bytes, at C speed or with early exit, so such inputs are refused first.
 
 JSON: every value except the root follows one of ``[ { , :`` outside a string and ends
 on a byte of its own, so a document of n bytes holds at most (n + 1) // 2 values; only a
-larger document is counted exactly. The exact count (and the depth) come from a
-"skeleton": escaped backslashes and quotes are removed (``\\\\`` then ``\\"``, left to
-right, as a JSON parser pairs them), every byte but ``" [ ] { } , :`` is deleted with
-``bytes.translate``, and the remaining strings (now made only of those bytes) are cut
-out. What is left is the structure alone. Counting ``, : [ {`` on it over-counts each
-empty container by one, which errs on the safe side. Depth is the number of rounds of
-deleting innermost ``[]`` pairs (``{}`` mapped to ``[]``) until nothing is left, stopped
-after ``max_depth`` rounds. For a document that is not valid JSON the skeleton may be
-meaningless; orjson refuses such a document right after, so only the error type differs.
+larger document is counted exactly. The exact count and the depth come from a
+"skeleton": escaped backslashes and quotes are removed first (``\\\\`` then ``\\"``, left
+to right, as a JSON parser pairs them), then ``bytes.translate`` deletes every byte but
+the quote and the structural bytes that matter (``[ ] { }`` for depth, plus ``, :`` for
+the count). If every run of quotes then has even length, no string held a kept byte
+(two strings are never adjacent in JSON except across a deleted separator) and the
+quotes are simply deleted; otherwise the strings are cut out with a regex. What is left
+is the structure alone. Counting ``, : [ {`` on it over-counts each empty container by
+one, which errs on the safe side. Depth is the number of rounds of deleting innermost
+``[]`` pairs (``{}`` mapped to ``[]``) until nothing is left, stopped after the limit
+(a run of more ``[`` than the limit is refused at once). For a document that is not
+valid JSON the skeleton may be meaningless; orjson refuses such a document right after,
+so only the error type differs.
 
 msgpack: every value takes at least one byte, so a document of n bytes holds at most n
-values; a larger one is counted by walking the headers (no object is built; the walk
-stops as soon as the budget is exceeded).
+values; a larger one is counted by walking the headers (no object is built; runs of
+one-byte values, the material of container bombs, are consumed at C speed by a regex;
+the walk stops as soon as the budget is exceeded). Depth in msgpack is bounded by the
+unpacker's own stack (1024 levels) and then counted exactly by the decode walk.
 """
 
 from __future__ import annotations
