@@ -298,10 +298,8 @@ def walk(
 
     try:
         while True:
-            if i >= n:
-                raise Malformed(i, "pickle data was truncated (no STOP opcode)")
             start = i
-            op = data[i]
+            op = data[i]  # IndexError past the end: truncated (handled below)
             i += 1
             # The hot opcodes are inlined: this loop runs once per opcode, in Python.
             if op == 0x68:  # BINGET
@@ -314,13 +312,20 @@ def walk(
                 index = len(memo)
                 if index >= max_memo:
                     raise OverLimit(start, "max_memo", max_memo)
-                if len(stack) <= (marks[-1] if marks else 0):
-                    raise Malformed(start, "memo put with nothing to put")
+                # (CPython also refuses a MEMOIZE right after MARK; it then stops, so
+                # not modelling that cannot let anything through.)
                 memo[index] = stack[-1]
             elif op == 0x28:  # MARK
                 marks.append(len(stack))
             elif op == 0x7D:  # EMPTY_DICT
-                stack.append(Node("dict", start))
+                node = Node("dict", start)
+                stack.append(node)
+                if data[i] == 0x94:  # MEMOIZE
+                    index = len(memo)
+                    if index >= max_memo:
+                        raise OverLimit(i, "max_memo", max_memo)
+                    memo[index] = node
+                    i += 1
             elif op == 0x4B:  # BININT1
                 stack.append(data[i])
                 i += 1
@@ -341,6 +346,12 @@ def walk(
                 stack.append(decoded)
                 if want_constants:
                     visitor.constant(start, decoded)
+                if data[i] == 0x94:  # MEMOIZE, which the pickler writes after most pushes
+                    index = len(memo)
+                    if index >= max_memo:
+                        raise OverLimit(i, "max_memo", max_memo)
+                    memo[index] = decoded
+                    i += 1
             elif op == 0x75 or op == 0x65:  # SETITEMS, APPENDS  # noqa: PLR1714
                 if not marks:
                     raise Malformed(start, "an opcode needs a MARK that is not there")
