@@ -11,7 +11,7 @@ from safeops import serialize
 from safeops.command import CommandPolicy, CommandResult, Program, arun_cmd, run_cmd
 from safeops.enforce import enforce, permit
 from safeops.errors import SafeOpsError, SafeOpsWarning
-from safeops.evaluate import compile_expr, safe_eval
+from safeops.evaluate import compile_expr, safe_eval, safe_exec
 
 __all__ = [
     "CommandPolicy",
@@ -26,6 +26,7 @@ __all__ = [
     "permit",
     "run_cmd",
     "safe_eval",
+    "safe_exec",
     "serialize",
 ]
 

@@ -23,6 +23,7 @@ EXPECTED_TOP_LEVEL = [
     "permit",
     "run_cmd",
     "safe_eval",
+    "safe_exec",
     "serialize",
 ]
 
