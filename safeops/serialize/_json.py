@@ -315,11 +315,35 @@ def _decoder(limits: Limits, check_strings: bool) -> Callable[[Any, int], Any]:
     return dec_any
 
 
+_NUMBER_TAGS = (b'"$int"', b'"$decimal"')
+
+
+def _check_number_tags(data: bytes, max_digits: int) -> None:
+    # orjson reserves ~12x the input while it parses; refuse an oversized big-int or
+    # Decimal payload on the bytes first, so such a bomb never gets that far. (A tag
+    # spelled with escapes is still refused after parsing, by the tag decoder.)
+    for tag in _NUMBER_TAGS:
+        position = data.find(tag)
+        while position != -1:
+            opening = data.find(b'"', position + len(tag))
+            closing = data.find(b'"', opening + 1) if opening != -1 else -1
+            if closing - opening > max_digits + 32:
+                raise DecodeLimitError(
+                    f"a {tag.decode()[1:-1]} tag of more than {max_digits} digits exceeds "
+                    f"max_int_digits={max_digits}",
+                    limit="max_int_digits",
+                    maximum=max_digits,
+                )
+            position = data.find(tag, position + len(tag))
+
+
 def decode_json(data: bytes, limits: Limits, *, tags: bool | None = None) -> Any:
     """Decode one JSON document under *limits* (DecodeError on anything refused)."""
     if tags is None:
         tags = may_have_tags(data)
     check_json_shape(data, limits, tagged=tags)
+    if tags:
+        _check_number_tags(data, limits.max_int_digits)
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
