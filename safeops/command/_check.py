@@ -15,12 +15,11 @@ from safeops.command._knowledge import (
     INTERPRETERS,
     SHELLS,
     normalise_name,
-    program_names,
     wrapped_command,
 )
 from safeops.command._options import Scan, Syntax, Word, scan
 from safeops.command._policy import CommandPolicy, Program
-from safeops.command._resolve import resolve_executable
+from safeops.command._resolve import resolve
 from safeops.command._rules import (
     UNWRAPPED_WRAPPERS,
     WRAPPER_RULES,
@@ -68,8 +67,8 @@ def vet(
     written = argv[0]
     written_name = normalise_name(os.path.basename(written))
     pinned = _rule_of(policy, frozenset({written_name, written}), written)
-    executable = resolve_executable(written, policy, pinned, cwd)
-    names = program_names(executable) | {written_name}
+    executable, real_names = resolve(written, policy, pinned, cwd)
+    names = real_names | {written_name}
     program = _rule_of(policy, names, written)
     label = os.path.basename(executable)
     if program is None and not policy.any_program:

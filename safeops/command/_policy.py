@@ -180,10 +180,13 @@ class CommandPolicy:
                 rule="policy",
             )
         object.__setattr__(self, "env", env)
+        rules = tuple(Program(e) if isinstance(e, str) else e for e in programs)
+        object.__setattr__(self, "_rules", rules)
 
     def rules(self) -> tuple[Program, ...]:
         """Every entry as a Program (plain names become ``Program(name)``)."""
-        return tuple(Program(e) if isinstance(e, str) else e for e in self.programs)
+        rules: tuple[Program, ...] = self.__dict__["_rules"]
+        return rules
 
 
 #: The default policy, used for ``allow=None``: any program on the safe search path,

@@ -16,11 +16,21 @@ import functools
 import os
 import stat
 import sys
+import time
 
 from safeops.command._policy import CommandPolicy, Program
 from safeops.errors import CommandNotFoundError, UnsafeCommandError, quote
 
-__all__ = ["resolve_executable"]
+__all__ = ["resolve", "resolve_executable"]
+
+#: Resolution cache: (argv[0], policy knobs, pin, cwd) -> (path, names, file identity,
+#: time). A hit is reused for at most _TTL seconds and only while the file still has the
+#: same identity (device, inode, mode, owner, mtime), so a replaced or re-linked program
+#: is resolved and checked afresh. Module state by design (ARCHITECTURE.md allows
+#: caches): dict operations are atomic under the GIL and a forked child may keep it.
+_CACHE: dict[tuple[object, ...], tuple[str, frozenset[str], tuple[int, ...], float]] = {}
+_TTL = 2.0
+_CACHE_SIZE = 256
 
 _WINDOWS_BATCH = (".bat", ".cmd")
 
@@ -66,6 +76,35 @@ def _is_executable(path: str) -> bool:
     except (OSError, ValueError):
         return False
     return stat.S_ISREG(mode) and os.access(path, os.X_OK)
+
+
+def _identity(path: str) -> tuple[int, ...]:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return ()
+    return (st.st_dev, st.st_ino, st.st_mode, st.st_uid, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def resolve(
+    program: str, policy: CommandPolicy, pinned: Program | None, cwd: str | None
+) -> tuple[str, frozenset[str]]:
+    """:func:`resolve_executable` plus the program's names, cached briefly (see _CACHE)."""
+    from safeops.command._knowledge import program_names
+
+    key = (program, policy.search_path, policy.unsafe_allow_relative_paths,
+           policy.unsafe_allow_writable_locations, pinned.path if pinned else None,
+           cwd if not os.path.isabs(program) else None)
+    hit = _CACHE.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[3] < _TTL and hit[2] and _identity(hit[0]) == hit[2]:
+        return hit[0], hit[1]
+    path = resolve_executable(program, policy, pinned, cwd)
+    names = program_names(path)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.clear()
+    _CACHE[key] = (path, names, _identity(path), now)
+    return path, names
 
 
 def resolve_executable(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,17 @@ def _policy(allow: Allow) -> CommandPolicy:
             f"allow must be a list of programs or a CommandPolicy; write [{allow!r}]",
             rule="policy",
         )
-    return CommandPolicy(programs=tuple(allow))
+    entries = tuple(allow)
+    try:
+        return _policy_of(entries)
+    except TypeError:  # an unhashable entry: CommandPolicy reports what is wrong
+        return CommandPolicy(programs=entries)
+
+
+@functools.lru_cache(maxsize=64)
+def _policy_of(entries: tuple[str | Program, ...]) -> CommandPolicy:
+    # allow=[...] lists are usually literals repeated on every call: build each once.
+    return CommandPolicy(programs=entries)
 
 
 def prepare(
