@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -99,6 +100,7 @@ values = st.recursive(
 )
 
 
+@pytest.mark.slow
 @given(values, FORMATS)
 def test_every_value_round_trips_exactly(value: Any, fmt: str) -> None:
     """Any value of the supported universe decodes to the same types and values."""
@@ -123,6 +125,7 @@ def test_arbitrary_bytes_give_a_value_or_a_decode_error(data: bytes, fmt: str) -
     serialize.loads(serialize.dumps(value, format=fmt), format=fmt)
 
 
+@pytest.mark.slow
 @given(values, FORMATS, st.data())
 def test_mutated_documents_give_a_value_or_a_decode_error(value: Any, fmt: str, data: Any) -> None:
     """Valid documents with bytes flipped, cut or inserted only raise DecodeError."""
@@ -160,3 +163,28 @@ def test_plain_json_decodes_like_orjson(value: Any) -> None:
         return
     if b"$" not in data:
         assert serialize.loads(data) == orjson.loads(data)
+
+
+@pytest.mark.slow
+@given(st.lists(values, max_size=3), FORMATS)
+def test_dumped_records_read_back_in_order(records: list[Any], fmt: str) -> None:
+    """Any sequence of dump calls reads back, in order, with iter_load."""
+    import io
+
+    buffer = io.BytesIO()
+    for record in records:
+        serialize.dump(record, buffer, format=fmt)
+    buffer.seek(0)
+    back = list(serialize.iter_load(buffer, format=fmt))
+    assert len(back) == len(records)
+    assert all(map(exact, back, records))
+
+
+@given(st.binary(max_size=200), FORMATS)
+def test_arbitrary_bytes_with_a_key_only_raise_decode_errors(data: bytes, fmt: str) -> None:
+    """Random bytes given with a key are refused with a DecodeError (SignatureError)."""
+    try:
+        serialize.loads(data, format=fmt, key=KEY)
+    except DecodeError:
+        return
+    raise AssertionError("random bytes verified as a signed envelope")

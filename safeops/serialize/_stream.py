@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO, Any
 
-from safeops.errors import DecodeError, DecodeLimitError
+from safeops.errors import DecodeError, DecodeLimitError, EncodeLimitError
 from safeops.serialize._api import DEFAULT_PURPOSE, Format, _format_byte, dumps, loads
 from safeops.serialize._envelope import OVERHEAD, Keys
 from safeops.serialize._limits import DEFAULT_LIMITS, Limits
@@ -35,7 +35,7 @@ def dump(
     """Write *obj* to the binary *file* as one framed record (see :func:`dumps`)."""
     body = dumps(obj, format=format, key=key, purpose=purpose, limits=limits)
     if len(body) >= 2**32:
-        raise DecodeLimitError("a record larger than 4 GiB cannot be framed", limit="max_bytes")
+        raise EncodeLimitError("a record larger than 4 GiB cannot be framed", limit="max_bytes")
     header = b"SO" + _format_byte(format) + bytes([_VERSION]) + len(body).to_bytes(4, "big")
     file.write(header + body)
 
