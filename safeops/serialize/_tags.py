@@ -28,6 +28,7 @@ from safeops.errors import DecodeError, DecodeLimitError, EncodeError, quote
 MAX_HASH_COLLISIONS = 64
 
 _ISO_MAX = 40  # the longest isoformat() output is 32 characters
+_TZ_NAME_MAX = 64
 _ZONE_KEY = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+){0,3}")
 _INT_TEXT = re.compile(r"-?[0-9]+")
 _FLOAT_WORDS = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
@@ -178,7 +179,12 @@ def _tz_spec(tz: tzinfo) -> list[Any]:
         return ["zone", key]
     if type(tz) is timezone:
         offset = tz.utcoffset(None)
-        return ["fixed", offset // timedelta(microseconds=1), tz.tzname(None)]
+        name = tz.tzname(None)
+        if len(name) > _TZ_NAME_MAX:
+            raise EncodeError(
+                f"a timezone name longer than {_TZ_NAME_MAX} characters cannot be encoded"
+            )
+        return ["fixed", offset // timedelta(microseconds=1), name]
     raise EncodeError(
         f"tzinfo of type {type(tz).__qualname__} cannot be encoded; "
         "use datetime.timezone or zoneinfo.ZoneInfo"
@@ -219,9 +225,15 @@ def _tz_from(spec: list[Any]) -> tzinfo:
         import zoneinfo
 
         return zoneinfo.ZoneInfo(key)
-    if spec[0] == "fixed" and len(spec) == 3 and type(spec[1]) is int and type(spec[2]) is str:
+    if (
+        spec[0] == "fixed"
+        and len(spec) == 3
+        and type(spec[1]) is int
+        and type(spec[2]) is str
+        and len(spec[2]) <= _TZ_NAME_MAX
+    ):
         try:
-            return timezone(timedelta(microseconds=spec[1]), spec[2][:64])
+            return timezone(timedelta(microseconds=spec[1]), spec[2])
         except (ValueError, OverflowError) as error:
             raise bad("datetime", spec) from error
     raise bad("datetime", spec)
