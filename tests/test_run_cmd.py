@@ -380,3 +380,45 @@ def test_spawn_holds_a_process_permit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(subprocess, "Popen", spy)
     run_cmd(["true"])
     assert seen and os.path.basename(str(seen[0])) == "true"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["LD_PRELOAD", "LD_LIBRARY_PATH", "DYLD_INSERT_LIBRARIES", "GCONV_PATH", "BASH_ENV", "ENV",
+     "BASH_FUNC_echo%%", "SHELLOPTS", "PS4", "IFS", "PYTHONPATH", "PYTHONSTARTUP",
+     "NODE_OPTIONS", "PERL5OPT", "PERL5LIB", "RUBYOPT", "LESSOPEN", "PAGER", "EDITOR",
+     "GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS", "GIT_SSH_COMMAND", "GIT_EXTERNAL_DIFF",
+     "TAR_OPTIONS", "WGETRC", "CURL_HOME", "OPENSSL_CONF", "RSYNC_RSH", "PATH", "HOME",
+     "XDG_CONFIG_HOME", "SOME_UNKNOWN_NAME"],
+)
+def test_refused_environment_variables(name: str) -> None:
+    """Loader, shell, interpreter, pager, tool-config and location variables are refused."""
+    with pytest.raises(UnsafeCommandError) as caught:
+        run_cmd(["true"], env={name: "x"})
+    assert caught.value.context["rule"] == "environment"
+
+
+def test_windows_batch_files_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Windows a .bat/.cmd target is refused (CVE-2024-24576)."""
+    from safeops.command._policy import DEFAULT_POLICY
+    from safeops.command._resolve import resolve_executable
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    with pytest.raises(UnsafeCommandError) as caught:
+        resolve_executable("build.bat", DEFAULT_POLICY, None, None)
+    assert caught.value.context["rule"] == "windows-batch"
+
+
+def test_allow_as_a_single_string_is_a_configuration_error() -> None:
+    """allow='git' (a string, not a list) is refused rather than read as letters."""
+    with pytest.raises(ConfigurationError):
+        run_cmd(["git", "--version"], allow="git")  # type: ignore[arg-type]
+
+
+def test_policy_objects_are_frozen() -> None:
+    """Program and CommandPolicy cannot be changed after they are built."""
+    import dataclasses
+
+    rule = Program("git")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rule.unsafe_allow_code = True  # type: ignore[misc]
