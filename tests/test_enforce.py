@@ -215,7 +215,7 @@ def test_report_flush_writes_only_what_changed(tmp_path: Path) -> None:
 
 def _runner(text: str) -> Any:
     """A function that runs the text it is handed (attribution must see through it)."""
-    return attribute(sys._getframe(), text.encode(), Policy(), names=COMPILE_NAMES)
+    return attribute(sys._getframe(), text.encode(), Policy(), names=COMPILE_NAMES, match_text=True)
 
 
 def test_attribution_sees_through_a_function_handed_the_source() -> None:
@@ -229,7 +229,7 @@ def test_attribution_sees_through_a_function_handed_the_source() -> None:
 
 def test_attribution_of_a_direct_compile_is_the_compiling_frame() -> None:
     """Source the frame built itself is attributed to that frame."""
-    verdict = attribute(sys._getframe(), b"x = 1", Policy(), names=COMPILE_NAMES)
+    verdict = attribute(sys._getframe(), b"x = 1", Policy(), names=COMPILE_NAMES, match_text=True)
     assert verdict.site is not None
     assert verdict.site.function == "test_attribution_of_a_direct_compile_is_the_compiling_frame"
     assert verdict.site.kind == "app"

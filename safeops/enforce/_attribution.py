@@ -248,7 +248,7 @@ def _received(frame: FrameType, values: list[object], source: object, text: str 
     or ``_MISSING``. Only exact ``str``/``bytes`` are compared: no user ``__eq__`` runs.
     A parameter's own default value (``timeit``'s ``setup="pass"``) is the function's
     text, not its caller's: it does not count."""
-    raw = source if type(source) is bytes else None
+    raw = source if text is not None and type(source) is bytes else None
     for value in values:
         if value is source:
             return value
@@ -312,15 +312,18 @@ def attribute(
     policy: Policy,
     *,
     names: frozenset[str],
+    match_text: bool = False,
 ) -> Attribution:
     """Attribute a dynamic-code event (``compile``, ``exec``, ``marshal.loads``).
 
     *source* is the event's subject (source bytes, AST or code object); *names* the
     builtin names whose call raises the event (used to recognise callback runners).
+    *match_text*: *source* is source text, so an argument holding a piece of it counts
+    as handing it on (for marshal data and code objects only identity counts).
     See the module docstring for the rules.
     """
     text: str | None = None
-    if type(source) is bytes:
+    if match_text and type(source) is bytes:
         text = source.decode("utf-8", "replace")
     frame = start
     innermost = True

@@ -272,7 +272,7 @@ class Rules:
             and _code_permit_covers(permit.subject, source, derived_ast=True)
         ):
             return None
-        attribution = attribute(frame, source, self.policy, names=_COMPILE_NAMES)
+        attribution = attribute(frame, source, self.policy, names=_COMPILE_NAMES, match_text=True)
         if attribution.trusted:
             return None
         finding = self._finding(
