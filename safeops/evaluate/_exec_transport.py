@@ -14,6 +14,7 @@ cannot be passed in ``names``.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -43,16 +44,23 @@ def decode(data: bytes, *, max_bytes: int, max_int_bits: int = 1_000_000) -> Any
     """Decode what :func:`encode` produced, within *max_bytes*; else TransportError."""
     from safeops import serialize
 
-    limits = serialize.Limits(
+    try:
+        return serialize.loads(data, format="msgpack",
+                               limits=_decode_limits(max_bytes, max_int_bits))
+    except SerializationError as error:
+        raise TransportError(f"malformed data at the worker boundary: {error}") from None
+
+
+@functools.lru_cache(maxsize=32)
+def _decode_limits(max_bytes: int, max_int_bits: int) -> Any:
+    from safeops import serialize
+
+    return serialize.Limits(
         max_bytes=max(max_bytes, 1),
         max_elements=max(max_bytes, 1),
         max_str_len=max(max_bytes, 1),
         max_int_digits=max(4300, math.ceil(max_int_bits * math.log10(2)) + 1),
     )
-    try:
-        return serialize.loads(data, format="msgpack", limits=limits)
-    except SerializationError as error:
-        raise TransportError(f"malformed data at the worker boundary: {error}") from None
 
 
 def can_carry(value: object) -> bool:

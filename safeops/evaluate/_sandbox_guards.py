@@ -255,7 +255,7 @@ SIZED_OWNERS = (str, bytes, bytearray, list)
 
 _SEQUENCES = (str, bytes, bytearray, list, tuple)
 #: '%' directives: flags, then a width and a precision that may be '*'.
-_PERCENT_FIELD = re.compile(r"%[-#0 +]*(\d+|\*)?(?:\.(\d+|\*))?")
+_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d+|\*)?(?:\.(\d+|\*))?")
 _DIGITS = re.compile(r"\d+")
 
 

@@ -45,6 +45,12 @@ _EXCEPTIONS = ("ArithmeticError", "AssertionError", "AttributeError", "Exception
                "UnicodeError", "ValueError", "ZeroDivisionError")
 
 
+#: The builtins that need no per-call budget, looked up once.
+_STATIC_BUILTINS: dict[str, Any] = {
+    name: getattr(builtins, name) for name in (*_PLAIN, *_EXCEPTIONS)
+}
+
+
 def _sized_constructor(budget: Budget, name: str, make: Callable[..., Any]) -> Any:
     def construct(*args: Any, **kwargs: Any) -> Any:
         if args:
@@ -101,20 +107,24 @@ def build_namespace(budget: Budget) -> dict[str, Any]:
     """A fresh namespace: allow-listed builtins and every guard hook, wired to *budget*."""
     from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
-    safe: dict[str, Any] = {name: getattr(builtins, name) for name in _PLAIN}
-    safe.update({name: getattr(builtins, name) for name in _EXCEPTIONS})
+    safe = dict(_STATIC_BUILTINS)
     for name in _SIZED_CONSTRUCTORS:
         safe[name] = _sized_constructor(budget, name, getattr(builtins, name))
     safe["sum"] = _numeric_sum
     safe["pow"] = _guarded_pow(budget)
+    safe["round"] = _guarded_round(budget)
     sized = SizedMethods(budget)
     binop = make_binop(budget)
     collectors: list[PrintCollector] = []
 
     def getattr_hook(obj: object, name: str, default: object = None) -> Any:
         value = guarded_getattr(obj, name)
-        if name in SIZED_NAMES and isinstance(obj, SIZED_OWNERS):
-            return sized.wrap(obj, name, value)
+        if name in SIZED_NAMES:
+            if isinstance(obj, SIZED_OWNERS):
+                return sized.wrap(obj, name, value)
+            if isinstance(obj, type) and issubclass(obj, SIZED_OWNERS):
+                # str.ljust('a', 10**9) would skip the size check of 'a'.ljust(...).
+                raise AttributeError(f"{obj.__name__}.{name} is only available on values")
         return value
 
     def print_hook(_getattr: object = None) -> PrintCollector:
@@ -178,6 +188,16 @@ def _guarded_pow(budget: Budget) -> Callable[..., Any]:
         return pow(base, exponent) if modulus is None else pow(base, exponent, modulus)
 
     return guarded_pow
+
+
+def _guarded_round(budget: Budget) -> Callable[..., Any]:
+    def guarded_round(number: Any, ndigits: Any = None) -> Any:
+        # round(n, -10**9) computes 10**(10**9) in one C call.
+        if isinstance(ndigits, int):
+            budget.check_bits("round() ndigits", abs(ndigits) * 4)
+        return round(number) if ndigits is None else round(number, ndigits)
+
+    return guarded_round
 
 
 # --- data crossing the boundary -----------------------------------------------------

@@ -46,49 +46,59 @@ def write_frame(fd: int, payload: bytes) -> None:
         data = data[written:]
 
 
-def _set_limits(limits: Any) -> tuple[tuple[int, int], tuple[int, int]]:
-    import resource
+class _ProcessLimits:
+    """This process's RLIMIT_AS / RLIMIT_CPU: lowered per request, restored after."""
 
-    old_as = resource.getrlimit(resource.RLIMIT_AS)
-    old_cpu = resource.getrlimit(resource.RLIMIT_CPU)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    used = math.ceil(usage.ru_utime + usage.ru_stime)
-    cpu_soft = used + math.ceil(limits.cpu_time) + 1
-    memory = limits.max_memory
-    if old_cpu[1] != resource.RLIM_INFINITY:
-        cpu_soft = min(cpu_soft, old_cpu[1])
-    if old_as[1] != resource.RLIM_INFINITY:
-        memory = min(memory, old_as[1])
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_soft, old_cpu[1]))
-    resource.setrlimit(resource.RLIMIT_AS, (memory, old_as[1]))
-    return old_as, old_cpu
+    def __init__(self) -> None:
+        import resource
+
+        self.resource = resource
+        self.original_as = resource.getrlimit(resource.RLIMIT_AS)
+        self.original_cpu = resource.getrlimit(resource.RLIMIT_CPU)
+
+    def apply(self, limits: Any) -> None:
+        resource = self.resource
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        # RLIMIT_CPU counts the whole life of this warm process: the budget of this
+        # request starts from what it has used so far.
+        cpu_soft = math.ceil(usage.ru_utime + usage.ru_stime) + math.ceil(limits.cpu_time) + 1
+        memory = limits.max_memory
+        cpu_hard, as_hard = self.original_cpu[1], self.original_as[1]
+        if cpu_hard != resource.RLIM_INFINITY:
+            cpu_soft = min(cpu_soft, cpu_hard)
+        if as_hard != resource.RLIM_INFINITY:
+            memory = min(memory, as_hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_soft, cpu_hard))
+        resource.setrlimit(resource.RLIMIT_AS, (memory, as_hard))
+
+    def restore(self) -> None:
+        self.resource.setrlimit(self.resource.RLIMIT_AS, self.original_as)
+        self.resource.setrlimit(self.resource.RLIMIT_CPU, self.original_cpu)
 
 
-def _restore_limits(old: tuple[tuple[int, int], tuple[int, int]]) -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, old[0])
-    resource.setrlimit(resource.RLIMIT_CPU, old[1])
+_process_limits: _ProcessLimits | None = None
 
 
 def handle(request: Any) -> tuple[dict[str, Any], bool]:
     """Run one request; return the response and whether this worker must exit after."""
     from safeops.errors import EvaluatedCodeError, SafeOpsError
-    from safeops.evaluate._exec_limits import ExecLimits
     from safeops.evaluate._exec_transport import can_carry
     from safeops.evaluate._sandbox import compile_program, run_program
 
     try:
         if not isinstance(request, dict):
             raise TypeError("request must be a map")
-        limits = ExecLimits.from_wire(request.get("limits"))
+        limits = _limits(request.get("limits"))
         source = request.get("source")
         names = request.get("names")
         if not isinstance(names, dict):
             raise TypeError("names must be a map")
     except (SafeOpsError, TypeError, ValueError) as error:
         return _error("EvaluationError", f"malformed request: {error}"), True
-    old = _set_limits(limits)
+    global _process_limits  # noqa: PLW0603 - one per worker process, made on first use
+    if _process_limits is None:
+        _process_limits = _ProcessLimits()
+    _process_limits.apply(limits)
     try:
         program = compile_program(source, limits)
         variables = run_program(program, names, limits, can_carry)
@@ -104,8 +114,26 @@ def handle(request: Any) -> tuple[dict[str, Any], bool]:
         return _error("EvaluationMemoryError", "the program ran out of memory",
                       "max_memory"), True
     finally:
-        _restore_limits(old)
+        _process_limits.restore()
     return {"ok": True, "variables": variables}, False
+
+
+_limits_cache: dict[tuple[tuple[str, object], ...], Any] = {}
+
+
+def _limits(wire: object) -> Any:
+    """ExecLimits from the request, validated once per distinct value (a small cache)."""
+    from safeops.evaluate._exec_limits import ExecLimits
+
+    if not isinstance(wire, dict):
+        return ExecLimits.from_wire(wire)  # raises ConfigurationError
+    key = tuple(sorted(wire.items()))
+    limits = _limits_cache.get(key)
+    if limits is None:
+        limits = ExecLimits.from_wire(wire)
+        if len(_limits_cache) < 64:
+            _limits_cache[key] = limits
+    return limits
 
 
 def _result_limit(request: Any) -> int:
