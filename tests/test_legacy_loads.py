@@ -257,3 +257,17 @@ def test_loads_holds_a_pickle_permit_naming_the_allowed_globals() -> None:
     assert (__name__, "Recorder") in permit.subject
     assert ("builtins", "dict") in permit.subject
     assert _permits.active("pickle") is None
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "rot13", "no-such-codec"])
+def test_encodings_that_do_not_decode_ascii_as_ascii_are_refused(encoding: str) -> None:
+    """encoding= must be ASCII-compatible (or 'bytes'): the pre-scan relies on it."""
+    with pytest.raises(ConfigurationError):
+        legacy.loads(pickle.dumps(1), encoding=encoding)
+
+
+def test_stack_global_with_python2_byte_names_is_refused() -> None:
+    """STACK_GLOBAL fed non-ASCII Python 2 strings is refused as a computed name."""
+    data = b"\x80\x04U\x02\xe9sU\x06system\x93."
+    with pytest.raises(DecodeError, match="computed"):
+        legacy.loads(data, encoding="latin1")

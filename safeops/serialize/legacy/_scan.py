@@ -460,12 +460,11 @@ def walk(
             elif op == 0x93:  # STACK_GLOBAL
                 name = pop()
                 module = pop()
-                if type(module) is bytes and type(name) is bytes:
-                    # BINSTRING names: CPython decodes them to str first (encoding=...).
-                    module, name = module.decode("latin-1"), name.decode("latin-1")
+                # Python 2 strings that are not ASCII stay bytes here: what CPython makes
+                # of them depends on encoding=, so they count as computed names.
                 if type(module) is str and type(name) is str:
                     ref = Global(module, name, start)
-                elif type(module) in (str, Node) and type(name) in (str, Node):
+                elif type(module) in (str, bytes, Node) and type(name) in (str, bytes, Node):
                     # Folding decodes text (and may import a stdlib codec): reports only.
                     ref = Global(
                         _describe(module, fold=want_constants),
@@ -648,6 +647,8 @@ _FOLDABLE_CODECS = frozenset(
 def _describe(value: Any, *, fold: bool) -> str:
     if type(value) is str:
         return value
+    if type(value) is bytes:
+        return value.decode("latin-1")
     folded = _fold(value) if fold else None
     if folded is not None:
         return folded

@@ -15,6 +15,7 @@ Two steps, so the expensive and dangerous part stays in C and sees only vetted i
 
 from __future__ import annotations
 
+import codecs
 import copyreg
 import importlib
 import io
@@ -46,6 +47,9 @@ from safeops.serialize.legacy._policy import (
 from safeops.serialize.legacy._scan import Global, Malformed, OverLimit, Visitor, walk
 
 __all__ = ["load", "loads"]
+
+#: Codecs (by their canonical name) accepted for Python 2 strings: ASCII-compatible ones.
+_PY2_ENCODINGS = frozenset({"ascii", "iso8859-1", "utf-8", "cp1252"})
 
 _PERMIT_REASON = "serialize.legacy: loading a pickle checked against the allow-list"
 
@@ -120,6 +124,13 @@ def _load(
         raise DecodeError(
             f"legacy.loads needs bytes, got {type(data).__name__}", got=type(data).__name__
         )
+    if encoding != "bytes" and _codec_name(encoding) not in _PY2_ENCODINGS:
+        # The walk reads Python 2 ASCII strings as text; that only matches CPython for
+        # codecs that decode ASCII as ASCII.
+        raise ConfigurationError(
+            f"encoding={encoding!r} is not supported; use 'ASCII', 'latin1', 'utf-8' or 'bytes'",
+            encoding=encoding,
+        )
     data = bytes(data)
     if len(data) > active.max_bytes:
         raise DecodeLimitError(
@@ -174,6 +185,13 @@ def _load(
             error_type=type(error).__name__,
         ) from error
     return value, end
+
+
+def _codec_name(encoding: str) -> str | None:
+    try:
+        return codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        return None
 
 
 class _StrictVisitor(Visitor):
