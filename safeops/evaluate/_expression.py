@@ -37,7 +37,7 @@ from safeops.evaluate._limits import ExpressionLimits, check_source
 from safeops.evaluate._policy import SCALAR_TYPES, vet_function, vet_value
 from safeops.evaluate._rewrite import SAFE_BUILTINS, Rewriter
 
-__all__ = ["DEFAULT_LIMITS", "Expression", "compile_expr"]
+__all__ = ["DEFAULT_LIMITS", "Expression", "NamesMismatchError", "compile_expr"]
 
 DEFAULT_LIMITS = ExpressionLimits()
 _SMALL_INT = 2**63
@@ -60,6 +60,10 @@ def _check_identifier(name: object, what: str) -> str:
     if name.startswith("_"):
         raise UnsafeExpressionError(f"{what} name {name!r} starts with '_', which is refused")
     return name
+
+
+class NamesMismatchError(UnsafeExpressionError):
+    """The values given do not match the declared variable names (internal leaf)."""
 
 
 class Expression:
@@ -142,6 +146,12 @@ def compile_expr(
         _check_identifier(name, "function")
         if name in variables:
             raise UnsafeExpressionError(f"{name!r} is declared both as a variable and a function")
+        if name in SAFE_BUILTINS:
+            # A shadowed builtin would change what the checks assume about a call
+            # (max() returns a number, range() is bounded): pick another name instead.
+            raise UnsafeExpressionError(
+                f"function name {name!r} would shadow the allowed builtin; use another name"
+            )
         vet_function(name, function, unsafe_allow_any=unsafe_allow_any_function)
     check_source(source, limits)
     tree = _parse(source, limits)
@@ -220,7 +230,7 @@ def _runtime_helpers(variables: tuple[str, ...], limits: ExpressionLimits) -> di
         if extra or any(value is missing for value in values):
             pairs = zip(variables, values, strict=True)
             given = set(extra) | {name for name, value in pairs if value is not missing}
-            raise UnsafeExpressionError(
+            raise NamesMismatchError(
                 f"expression variables mismatch: missing {sorted(set(variables) - given)}, "
                 f"not declared {[quote(name) for name in sorted(extra)[:10]]}; give exactly "
                 "the names declared in compile_expr(names=...)"

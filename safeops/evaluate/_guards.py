@@ -236,6 +236,8 @@ def _method(  # noqa: PLR0917
 
     def call(*args: Any, **kwargs: Any) -> Any:
         steps(obj, budget)
+        if name == "decode":
+            _check_codec(*args, **kwargs)
         if name not in _SIZED_METHODS:
             return method(*args, **kwargs)
         if name in ("center", "ljust", "rjust", "zfill") and args and type(args[0]) in _INTS:
@@ -260,6 +262,23 @@ def _method(  # noqa: PLR0917
         return charge(method(*args, **kwargs), budget)
 
     return call
+
+
+# Codec and error-handler names are looked up in a registry that imports modules on
+# demand (encodings.*): only these, already loaded at start-up, are accepted.
+_CODECS = frozenset({"utf-8", "utf8", "utf_8", "ascii", "latin-1", "latin1", "latin_1",
+                     "iso-8859-1", "iso8859-1"})  # fmt: skip
+_ERROR_HANDLERS = frozenset({"strict", "replace", "ignore", "backslashreplace"})
+
+
+def _check_codec(encoding: Any = "utf-8", errors: Any = "strict") -> None:
+    if (not isinstance(encoding, str) or encoding.lower() not in _CODECS
+            or errors not in _ERROR_HANDLERS):  # fmt: skip
+        raise UnsafeExpressionError(
+            f"decode() accepts the encodings {sorted(_CODECS)} and the error handlers "
+            f"{sorted(_ERROR_HANDLERS)} only (codec lookup imports modules by name)",
+            attribute="decode",
+        )
 
 
 def _printf_size(template: str | bytes, values: Any, max_length: int) -> int:

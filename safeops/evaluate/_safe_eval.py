@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Literal
 
 from safeops.errors import UnsafeExpressionError, quote
-from safeops.evaluate._expression import Expression, compile_expr
+from safeops.evaluate._expression import Expression, NamesMismatchError, compile_expr
 from safeops.evaluate._limits import ExpressionLimits
 from safeops.evaluate._literal import literal_eval
 
 __all__ = ["safe_eval"]
 
 _CACHE_SIZE = 256
-_cache: OrderedDict[Hashable, Expression] = OrderedDict()
+_cache: dict[Hashable, Expression] = {}
 _lock = threading.Lock()
 
 
@@ -62,24 +61,32 @@ def safe_eval(
     values = {} if names is None else names
     if type(values) is not dict and not isinstance(values, Mapping):
         raise UnsafeExpressionError("names must be a mapping of variable name to value")
+    # The variable names are not part of the key (building that tuple costs a third of
+    # a cached call): an Expression compiled for other names refuses the call with
+    # NamesMismatchError, and is then replaced by one compiled for these names.
     key: tuple[object, ...] | None = (
         source,
-        *values,
         None if functions is None else tuple((name, id(f)) for name, f in functions.items()),
         limits,
     )
     try:
         expression = _cache.get(key)
-    except TypeError:  # an unhashable source or name: compile_expr explains what is wrong
+    except TypeError:  # an unhashable source: compile_expr explains what is wrong
         expression = None
         key = None
-    if expression is None:
-        expression = compile_expr(source, names=tuple(values), functions=functions, limits=limits)
-        if key is not None:
-            with _lock:
-                _cache[key] = expression
-                if len(_cache) > _CACHE_SIZE:
-                    _cache.popitem(last=False)
+    if expression is not None:
+        try:
+            return expression(**values)
+        except NamesMismatchError:
+            pass
+        except TypeError as error:  # only argument binding: the body wraps its own errors
+            raise UnsafeExpressionError(f"names must have str keys ({error})") from None
+    expression = compile_expr(source, names=tuple(values), functions=functions, limits=limits)
+    if key is not None:
+        with _lock:
+            _cache[key] = expression
+            while len(_cache) > _CACHE_SIZE:
+                del _cache[next(iter(_cache))]
     try:
         return expression(**values)
     except TypeError as error:  # only argument binding: the body wraps its own errors
