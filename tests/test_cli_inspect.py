@@ -94,3 +94,9 @@ def test_registered_subcommand_runs_through_python_m_safeops() -> None:
                             capture_output=True, text=True, check=False)  # fmt: skip
     assert result.returncode == 1
     assert json.loads(result.stdout)[path]["verdict"] == "dangerous"
+
+
+def test_allowing_a_gadget_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """--allow os.system exits 2 with a message, not a traceback."""
+    assert _inspect("--allow", "os.system", str(VECTORS / "p0_global_os_system.pkl")) == 2
+    assert "cannot be allowed" in capsys.readouterr().err

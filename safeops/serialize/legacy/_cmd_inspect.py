@@ -11,7 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+from safeops.errors import ConfigurationError
 from safeops.serialize.legacy._inspect import InspectReport, inspect
+from safeops.serialize.legacy._policy import parse_allow
 
 __all__ = ["add_arguments", "run"]
 
@@ -34,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Inspect each file; print a table or JSON; return the exit status."""
+    try:
+        parse_allow(args.allow)
+    except ConfigurationError as error:
+        print(f"safeops inspect: {error}", file=sys.stderr)
+        return 2
     reports: dict[str, InspectReport | str] = {}
     for path in args.files:
         try:
