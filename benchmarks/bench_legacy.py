@@ -27,7 +27,8 @@ from typing import Any
 
 from safeops.serialize import DEFAULT_LIMITS, legacy
 from safeops.serialize.legacy import SAFE_GLOBALS
-from safeops.serialize.legacy._scan import Visitor, walk
+from safeops.serialize.legacy._scan import walk
+from safeops.serialize.legacy._symbolic import Visitor
 
 REPEATS = 5 if "--quick" in sys.argv else 30
 TARGET = 1.5
@@ -112,9 +113,7 @@ def main() -> None:
         if name == "legacy.loads":
             ratio = cpu / base_cpu
             note = f"   target <= {TARGET}x: {'met' if ratio <= TARGET else 'NOT met'} (cpu)"
-        print(
-            f"{name:22}{wall:9.2f}{wall / base_wall:10.2f}{cpu:9.2f}{cpu / base_cpu:10.2f}{note}"
-        )
+        print(f"{name:22}{wall:9.2f}{wall / base_wall:10.2f}{cpu:9.2f}{cpu / base_cpu:10.2f}{note}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ from safeops.serialize.legacy._policy import (
     vet_call,
     vet_mutate,
 )
-from safeops.serialize.legacy._scan import Global, Malformed, OverLimit, Visitor, walk
+from safeops.serialize.legacy._scan import walk
+from safeops.serialize.legacy._symbolic import Global, Malformed, OverLimit, Visitor
 
 __all__ = ["Finding", "InspectReport", "inspect"]
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from safeops.errors import ConfigurationError, quote
 from safeops.serialize.legacy._allowlist import SAFE_GLOBALS, normalize_global
-from safeops.serialize.legacy._scan import BIG_INT, Global, Node
+from safeops.serialize.legacy._symbolic import BIG_INT, Global, Node
 
 __all__ = [
     "RECONSTRUCTOR",

@@ -25,109 +25,17 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from safeops.serialize.legacy._allowlist import normalize_global
+from safeops.serialize.legacy._symbolic import (
+    BIG_INT,
+    Global,
+    Malformed,
+    Node,
+    OverLimit,
+    Visitor,
+    describe_name,
+)
 
-__all__ = ["BIG_INT", "Global", "Malformed", "Node", "OverLimit", "Visitor", "walk"]
-
-#: Stands for an integer too long to convert cheaply (text LONG with many digits).
-BIG_INT = 1 << 64
-
-
-class Malformed(Exception):
-    """The bytes are not a pickle CPython would accept (or use a feature never allowed)."""
-
-    def __init__(self, offset: int, message: str, *, feature: str = "") -> None:
-        super().__init__(f"{message} (at byte {offset})")
-        self.offset = offset
-        self.reason = message
-        #: Set when the bytes are well-formed but use a feature that is never allowed.
-        self.feature = feature
-
-
-class OverLimit(Exception):
-    """A budget was exceeded; ``limit`` names it."""
-
-    def __init__(self, offset: int, limit: str, maximum: int) -> None:
-        super().__init__(f"the pickle exceeds {limit}={maximum} (at byte {offset})")
-        self.offset = offset
-        self.limit = limit
-        self.maximum = maximum
-
-
-class Global:
-    """A global the pickle names; ``module``/``name`` are after the Python 2 mapping.
-
-    ``computed`` is True when STACK_GLOBAL took its names from values built at load
-    time rather than from string constants (an obfuscation; ``module``/``name`` then
-    hold a description).
-    """
-
-    __slots__ = ("computed", "module", "name", "offset", "raw")
-
-    def __init__(
-        self, module: str, name: str, offset: int, *, computed: bool = False, raw: str = ""
-    ) -> None:
-        self.module, self.name = (
-            normalize_global(module, name)
-            if not computed
-            else (
-                module,
-                name,
-            )
-        )
-        self.offset = offset
-        self.computed = computed
-        self.raw = raw or f"{module}.{name}"
-
-    @property
-    def dotted(self) -> str:
-        return f"{self.module}.{self.name}"
-
-
-class Node:
-    """A container or the result of a call, as the walk sees it."""
-
-    __slots__ = (
-        "args", "built", "callable", "depth", "items", "kind", "offset", "placed", "weight",
-    )  # fmt: skip
-
-    def __init__(self, kind: str, offset: int, items: tuple[Any, ...] = ()) -> None:
-        self.kind = kind  # list, dict, set, tuple, frozenset or obj (a call result)
-        self.offset = offset
-        self.items = items  # tuples only: the symbolic items (call arguments)
-        self.callable: Any = None
-        self.args: Any = None
-        self.placed = False
-        self.built = False  # BUILD has set its state (instance attributes may be planted)
-        self.weight = 1
-        self.depth = 1
-
-
-class Visitor:
-    """Receives what the walk finds. The default implementation accepts everything."""
-
-    #: Whether :meth:`constant` is called for str/bytes constants (costs time).
-    wants_constants = False
-
-    def global_(self, offset: int, opname: str, ref: Global) -> None:
-        """A global is resolved (GLOBAL, STACK_GLOBAL, INST)."""
-
-    def call(self, offset: int, opname: str, func: Any, args: tuple[Any, ...]) -> None:
-        """Something is called: REDUCE, NEWOBJ(_EX), OBJ, INST."""
-
-    def build(self, offset: int, target: Any, state: Any) -> None:
-        """BUILD sets the state of *target*."""
-
-    def mutate(self, offset: int, opname: str, target: Any) -> None:
-        """APPEND(S)/SETITEM(S)/ADDITEMS calls methods of *target* unless it is a plain
-        list/dict/set."""
-
-    def late_mutation(self, offset: int, opname: str) -> None:
-        """A container is changed after it was placed inside another one."""
-
-    def constant(self, offset: int, value: str | bytes) -> None:
-        """A str/bytes constant (only when :attr:`wants_constants`)."""
-
+__all__ = ["walk"]
 
 _unpack_d = struct.Struct(">d").unpack_from
 _unpack_i = struct.Struct("<i").unpack_from
@@ -467,8 +375,8 @@ def walk(
                 elif type(module) in (str, bytes, Node) and type(name) in (str, bytes, Node):
                     # Folding decodes text (and may import a stdlib codec): reports only.
                     ref = Global(
-                        _describe(module, fold=want_constants),
-                        _describe(name, fold=want_constants),
+                        describe_name(module, fold=want_constants),
+                        describe_name(name, fold=want_constants),
                         start,
                         computed=True,
                     )
@@ -604,22 +512,6 @@ def _text_int(text: bytes, offset: int) -> int:
     return int(text)
 
 
-def _fold(value: Any) -> str | None:
-    """The text ``str(b, codec)`` would produce, for reports (decoding runs no code)."""
-    if type(value) is not Node or value.kind != "obj" or type(value.callable) is not Global:
-        return None
-    args = value.args
-    if (value.callable.module, value.callable.name) != ("builtins", "str") or len(args) != 2:
-        return None
-    raw, codec = args
-    if type(raw) is not bytes or type(codec) is not str or codec.lower() not in _FOLDABLE_CODECS:
-        return None
-    try:
-        return raw.decode(codec)
-    except UnicodeDecodeError:
-        return None
-
-
 def _quoted(text: bytes, offset: int) -> bytes | str:
     if len(text) >= 2 and text[:1] == text[-1:] and text[:1] in (b"'", b'"'):
         try:
@@ -636,22 +528,3 @@ def _ascii_or_bytes(raw: bytes) -> bytes | str:
         return raw.decode("ascii")
     except UnicodeDecodeError:
         return raw
-
-
-_FOLDABLE_CODECS = frozenset(
-    {"utf-8", "utf8", "utf-16", "utf-16-be", "utf-16-le", "utf-32", "utf-32-be", "utf-32-le",
-     "latin-1", "latin1", "ascii", "cp1252"}
-)  # fmt: skip
-
-
-def _describe(value: Any, *, fold: bool) -> str:
-    if type(value) is str:
-        return value
-    if type(value) is bytes:
-        return value.decode("latin-1")
-    folded = _fold(value) if fold else None
-    if folded is not None:
-        return folded
-    if type(value) is Node and value.kind == "obj" and type(value.callable) is Global:
-        return f"<result of {value.callable.dotted}(...)>"
-    return f"<computed {getattr(value, 'kind', type(value).__name__)}>"
