@@ -88,10 +88,6 @@ def _home_of(uid: int) -> str:
         return "/nonexistent"
 
 
-def _home() -> str:
-    return _home_of(os.getuid())
-
-
 def base_environment(search_path: Iterable[str]) -> dict[str, str]:
     """The minimal environment every command starts from.
 
@@ -100,30 +96,36 @@ def base_environment(search_path: Iterable[str]) -> dict[str, str]:
     locale names, and variables that switch off known command hooks: ``LESSSECURE=1``
     (less runs no shell, no LESSOPEN), ``PAGER=cat`` and ``GIT_PAGER=cat``.
     """
+    data = getattr(os.environ, "_data", None)
+    if os.name == "posix" and isinstance(data, dict):
+        # os.environ.get() encodes every key on each call; reading CPython's encoded
+        # mapping directly is 20x faster and this runs on every command.
+        inherited = tuple(data.get(key) for _, key in _INHERITED_KEYS)
+    else:
+        inherited = tuple(os.environ.get(name) for name in _INHERITED)
+    return dict(_base(tuple(search_path), inherited, os.getuid()))
+
+
+@functools.lru_cache(maxsize=16)
+def _base(
+    search_path: tuple[str, ...], inherited: tuple[str | bytes | None, ...], uid: int
+) -> dict[str, str]:
+    # Cached on everything it depends on; callers get a copy.
     env = {
         "PATH": os.pathsep.join(search_path),
-        "HOME": _home(),
+        "HOME": _home_of(uid),
         "LANG": "C.UTF-8",
         "LESSSECURE": "1",
         "PAGER": "cat",
         "GIT_PAGER": "cat",
         "GIT_TERMINAL_PROMPT": "0",
     }
-    data = getattr(os.environ, "_data", None)
-    if os.name == "posix" and isinstance(data, dict):
-        # os.environ.get() encodes every key on each call; reading CPython's encoded
-        # mapping directly is 20x faster and this runs on every command.
-        for name, key in _INHERITED_KEYS:
-            raw = data.get(key)
-            if raw is not None:
-                value = os.fsdecode(raw)
-                if _SANE_LOCALE_VALUE.fullmatch(value):
-                    env[name] = value
-        return env
-    for name in _INHERITED:
-        found = os.environ.get(name)
-        if found is not None and _SANE_LOCALE_VALUE.fullmatch(found):
-            env[name] = found
+    for name, raw in zip(_INHERITED, inherited, strict=True):
+        if raw is None:
+            continue
+        value = os.fsdecode(raw)
+        if _SANE_LOCALE_VALUE.fullmatch(value):
+            env[name] = value
     return env
 
 
