@@ -339,6 +339,26 @@ def test_removed_field_follows_the_registered_choice(fmt: str, policy: Any) -> N
         serialize.unregister(New)
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_failing_decode_hook_becomes_a_decode_error(fmt: str) -> None:
+    """Whatever a registered decode hook raises on bad data surfaces as DecodeError."""
+
+    class Strict:
+        def __init__(self, value: int) -> None:
+            self.value = value
+
+    def refuse(data: Any) -> Strict:
+        raise RuntimeError("not today")
+
+    serialize.register(Strict, name="t.Strict", encode=lambda s: s.value, decode=refuse)
+    try:
+        data = serialize.dumps(Strict(1), format=fmt)
+        with pytest.raises(DecodeError, match="not today"):
+            serialize.loads(data, format=fmt)
+    finally:
+        serialize.unregister(Strict)
+
+
 def test_register_refuses_a_plain_class_without_hooks() -> None:
     """A class that is not Enum/dataclass/NamedTuple/pydantic needs hooks."""
     with pytest.raises(ConfigurationError):

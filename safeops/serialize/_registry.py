@@ -133,7 +133,7 @@ def _make_entry(
     if encode is not None or decode is not None:
         if encode is None or decode is None:
             raise ConfigurationError("a custom registration needs both encode= and decode=")
-        return Registered(cls, name, "custom", encode, decode)
+        return Registered(cls, name, "custom", encode, _guarded_hook(name, decode))
     if issubclass(cls, enum.Enum):
         enum_cls: Any = cls
         return Registered(
@@ -216,9 +216,27 @@ def _field_builder(
             return build(data) if via_mapping else build(**data)
         except DecodeError:
             raise
-        except (TypeError, ValueError) as error:
+        except Exception as error:  # the class's own validation: any failure is bad data
             raise DecodeError(
                 f"cannot build registered type {name!r}: {quote(str(error), 200)}", name=name
+            ) from error
+
+    return from_data
+
+
+def _guarded_hook(name: str, decode: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    # An application hook may raise anything on bad data; callers of loads() rely on
+    # `except DecodeError` catching every refusal, so wrap it (the original is the cause).
+    def from_data(data: Any) -> Any:
+        try:
+            return decode(data)
+        except DecodeError:
+            raise
+        except Exception as error:
+            raise DecodeError(
+                f"the decode hook of registered type {name!r} refused the data: "
+                f"{quote(str(error), 200)}",
+                name=name,
             ) from error
 
     return from_data
