@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import pickle
 import platform
 import sys
@@ -294,6 +295,8 @@ def main() -> None:
         f"orjson {orjson.__version__}, msgpack {'.'.join(map(str, msgpack.version))}, "
         f"pydantic {pydantic.VERSION}"
     )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{os.cpu_count()} CPUs, load average {load:.1f} at start (figures are noisy above ~1)")
     api = bench_api()
     bench_breakdown()
     native = bench_native()
