@@ -16,13 +16,14 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from safeops.errors import ConfigurationError, DecodeError, quote
 
 __all__ = ["Registered", "by_class", "by_name", "register", "unregister"]
 
 UnknownFields = Literal["error", "ignore"]
+_ClassT = TypeVar("_ClassT", bound=type)
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,13 @@ def by_class(cls: type) -> Registered | None:
 
 
 def register(
-    cls: type,
+    cls: _ClassT,
     name: str | None = None,
     *,
     unknown_fields: UnknownFields = "error",
     encode: Callable[[Any], Any] | None = None,
     decode: Callable[[Any], Any] | None = None,
-) -> type:
+) -> _ClassT:
     """Allow instances of *cls* to be encoded, and decoded back into *cls*.
 
     *name* is the key written into the data (default: ``f"{cls.__module__}.{cls.__qualname__}"``);
