@@ -103,7 +103,8 @@ def _policy() -> type[ast.NodeTransformer]:
 
 
 class _SizeGuards(ast.NodeTransformer):
-    """Route ``+ * ** << %`` and f-string format specs through the size guards.
+    """Route ``+ * ** << %``, f-string format specs, ``in`` and ``*unpacking`` through
+    the guards, and put a tick in every loop body and comprehension.
 
     Runs after RestrictedPython's checks, so the hook names it inserts (which start
     with ``_``) are out of the program's own reach.
@@ -121,6 +122,28 @@ class _SizeGuards(ast.NodeTransformer):
         call = ast.Call(func=ast.Name("_safeops_binop_", ast.Load()),
                         args=[ast.Constant(symbol), node.left, node.right], keywords=[])
         return ast.copy_location(call, node)
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        # The syntax check refuses chains containing `in`, so one operator is all there is.
+        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)):
+            call = ast.copy_location(ast.Call(
+                func=ast.Name("_safeops_in_", ast.Load()),
+                args=[node.left, node.comparators[0]], keywords=[],
+            ), node)
+            if isinstance(node.ops[0], ast.NotIn):
+                return ast.copy_location(ast.UnaryOp(op=ast.Not(), operand=call), node)
+            return call
+        return node
+
+    def visit_Starred(self, node: ast.Starred) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.ctx, ast.Load):  # f(*it), [*it]: C code unpacks it whole
+            node.value = ast.copy_location(ast.Call(
+                func=ast.Name("_safeops_bounded_", ast.Load()), args=[node.value],
+                keywords=[],
+            ), node.value)
+        return node
 
     def visit_While(self, node: ast.While) -> ast.AST:
         self.generic_visit(node)

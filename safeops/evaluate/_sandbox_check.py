@@ -146,6 +146,10 @@ def _check_node(node: ast.AST) -> None:
     if isinstance(node, ast.ExceptHandler) and node.type is None:
         _refuse(node, "a bare `except:` is refused (it would swallow limit signals); "
                 "write `except Exception:`")
+    if isinstance(node, ast.Compare) and len(node.ops) > 1 and any(
+        isinstance(op, (ast.In, ast.NotIn)) for op in node.ops
+    ):
+        _refuse(node, "chained comparisons with `in` are refused; split them with `and`")
     if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
         _refuse(node, f"attribute {quote(node.attr)} starts with '_' and is refused")
 

@@ -223,7 +223,8 @@ class SizedMethods:
             return replaced
         if name == "join":
             def joined(items: Iterable[Any]) -> Any:
-                parts = list(items)
+                parts = list(items) if type(items) in (list, tuple) else list(
+                    _ticking_items(self.budget, items))
                 check("join()", len(parts))
                 total = sum(len(p) for p in parts if isinstance(p, (str, bytes, bytearray)))
                 check("join()", total + len(obj) * len(parts))  # type: ignore[arg-type]
@@ -244,6 +245,15 @@ class SizedMethods:
                 return method(items)
             return extended
         return method
+
+
+def _ticking_items(budget: Budget, items: Iterable[Any]) -> Iterable[Any]:
+    limit = budget.limits.max_size
+    for count, item in enumerate(items):
+        budget.tick()
+        if count >= limit:
+            budget.too_big("join()", count + 1)
+        yield item
 
 
 SIZED_NAMES = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "replace",

@@ -30,12 +30,21 @@ from safeops.evaluate._sandbox_guards import (
     make_format,
     make_inplacevar,
 )
+from safeops.evaluate._sandbox_iter import (
+    CONSUMING_METHODS,
+    bounded,
+    is_material,
+    make_contains,
+    make_getiter,
+    ticking,
+    wrap_consuming_method,
+)
 
 __all__ = ["build_namespace", "copy_data", "is_data", "vet_in_process_names"]
 
-_PLAIN = ("abs", "all", "any", "ascii", "bin", "bool", "callable", "chr", "complex",
+_PLAIN = ("abs", "ascii", "bin", "bool", "callable", "chr", "complex",
           "divmod", "enumerate", "filter", "float", "hex", "int", "isinstance",
-          "issubclass", "iter", "len", "map", "max", "min", "next", "oct", "ord", "range",
+          "issubclass", "len", "map", "next", "oct", "ord", "range",
           "repr", "reversed", "round", "slice", "str", "zip")
 _SIZED_CONSTRUCTORS = ("list", "tuple", "set", "frozenset", "dict", "sorted", "bytes",
                        "bytearray")
@@ -46,6 +55,9 @@ _EXCEPTIONS = ("ArithmeticError", "AssertionError", "AttributeError", "Exception
 
 
 #: The builtins that need no per-call budget, looked up once.
+#: Builtin types whose iterable-consuming methods are wrapped (values and the types).
+_METHOD_OWNERS = frozenset({list, tuple, set, frozenset, dict, bytearray, str, bytes, type})
+
 _STATIC_BUILTINS: dict[str, Any] = {
     name: getattr(builtins, name) for name in (*_PLAIN, *_EXCEPTIONS)
 }
@@ -65,6 +77,8 @@ def _sized_constructor(budget: Budget, name: str, make: Callable[..., Any]) -> A
                 except OverflowError:  # len(range(10**30))
                     size = budget.limits.max_size + 1
                 budget.check_size(f"{name}()", size)
+            else:
+                args = (bounded(budget, first, f"{name}()"), *args[1:])
         return make(*args, **kwargs)
 
     construct.__name__ = name
@@ -110,7 +124,10 @@ def build_namespace(budget: Budget) -> dict[str, Any]:
     safe = dict(_STATIC_BUILTINS)
     for name in _SIZED_CONSTRUCTORS:
         safe[name] = _sized_constructor(budget, name, getattr(builtins, name))
-    safe["sum"] = _numeric_sum
+    safe["sum"] = _numeric_sum(budget)
+    for name in ("max", "min", "any", "all"):
+        safe[name] = _ticking_reducer(budget, getattr(builtins, name))
+    safe["iter"] = _guarded_iter(budget)
     safe["pow"] = _guarded_pow(budget)
     safe["round"] = _guarded_round(budget)
     sized = SizedMethods(budget)
@@ -121,10 +138,12 @@ def build_namespace(budget: Budget) -> dict[str, Any]:
         value = guarded_getattr(obj, name)
         if name in SIZED_NAMES:
             if isinstance(obj, SIZED_OWNERS):
-                return sized.wrap(obj, name, value)
-            if isinstance(obj, type) and issubclass(obj, SIZED_OWNERS):
+                value = sized.wrap(obj, name, value)
+            elif isinstance(obj, type) and issubclass(obj, SIZED_OWNERS):
                 # str.ljust('a', 10**9) would skip the size check of 'a'.ljust(...).
                 raise AttributeError(f"{obj.__name__}.{name} is only available on values")
+        if name in CONSUMING_METHODS and type(obj) in _METHOD_OWNERS:
+            value = wrap_consuming_method(budget, name, value)
         return value
 
     def print_hook(_getattr: object = None) -> PrintCollector:
@@ -137,7 +156,7 @@ def build_namespace(budget: Budget) -> dict[str, Any]:
         "__name__": "<safe_exec>",
         "_getattr_": getattr_hook,
         "_getitem_": _getitem,
-        "_getiter_": iter,
+        "_getiter_": make_getiter(budget),
         "_write_": _write,
         "_apply_": _apply,
         "_inplacevar_": make_inplacevar(budget),
@@ -147,6 +166,8 @@ def build_namespace(budget: Budget) -> dict[str, Any]:
         "_safeops_binop_": binop,
         "_safeops_format_": make_format(budget),
         "_safeops_tick_": budget.tick,
+        "_safeops_in_": make_contains(budget),
+        "_safeops_bounded_": lambda value: bounded(budget, value, "unpacking"),
     }
 
 
@@ -170,16 +191,39 @@ def _apply(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return function(*args, **kwargs)
 
 
-def _numeric_sum(items: Iterable[Any], start: Any = 0) -> Any:
-    # sum() of lists or strings is quadratic C-level work that no tracer can interrupt.
-    if not isinstance(start, (int, float, complex)):
-        raise TypeError("sum() is for numbers; build lists with comprehensions")
-    total = start
-    for item in items:
-        if not isinstance(item, (int, float, complex)):
+def _numeric_sum(budget: Budget) -> Callable[..., Any]:
+    def numeric_sum(items: Iterable[Any], start: Any = 0) -> Any:
+        # sum() of lists or strings is quadratic C-level work no tracer can interrupt.
+        if not isinstance(start, (int, float, complex)):
             raise TypeError("sum() is for numbers; build lists with comprehensions")
-        total = total + item
-    return total
+        total = start
+        for item in ticking(budget, items):
+            if not isinstance(item, (int, float, complex)):
+                raise TypeError("sum() is for numbers; build lists with comprehensions")
+            total = total + item
+        return total
+
+    return numeric_sum
+
+
+def _ticking_reducer(budget: Budget, reduce: Callable[..., Any]) -> Callable[..., Any]:
+    """max/min/any/all: one iterable argument is consumed with ticks (short-circuit kept)."""
+
+    def reducer(*args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not is_material(args[0], budget):
+            return reduce(ticking(budget, args[0]), **kwargs)
+        return reduce(*args, **kwargs)
+
+    reducer.__name__ = reduce.__name__
+    return reducer
+
+
+def _guarded_iter(budget: Budget) -> Callable[..., Any]:
+    def guarded_iter(*args: Any) -> Any:
+        # iter(callable, sentinel) is an endless C-level iterator (iter(int, 1)).
+        return ticking(budget, iter(*args)) if len(args) == 2 else iter(*args)
+
+    return guarded_iter
 
 
 def _guarded_pow(budget: Budget) -> Callable[..., Any]:
@@ -203,7 +247,6 @@ def _guarded_round(budget: Budget) -> Callable[..., Any]:
 # --- data crossing the boundary -----------------------------------------------------
 
 _SCALARS = (type(None), bool, int, float, complex, str, bytes)
-_CONTAINERS = (list, tuple, set, frozenset, dict, bytearray)
 _MAX_DATA_DEPTH = 100
 
 
