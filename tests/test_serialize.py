@@ -115,6 +115,15 @@ def test_sample_round_trips_exactly(fmt: str, value: Any) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("value", SAMPLES, ids=lambda v: type(v).__name__)
+def test_sample_round_trips_exactly_when_signed(fmt: str, value: Any) -> None:
+    """The same universe round-trips through a signed envelope."""
+    key = b"sample-signing-key-of-32-bytes!!"
+    data = serialize.dumps(value, format=fmt, key=key)
+    assert same(serialize.loads(data, format=fmt, key=key), value)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_all_samples_round_trip_in_one_document(fmt: str) -> None:
     """The samples nested in one list round-trip together."""
     assert same(serialize.loads(serialize.dumps(SAMPLES, format=fmt), format=fmt), SAMPLES)
