@@ -71,9 +71,18 @@ def compile_program(source: object, limits: ExecLimits) -> CompiledProgram:
     assigned = check_program(tree, limits)
     from RestrictedPython.compile import compile_restricted_exec
 
-    with granted("dynamic_code", reason="safe_exec compiles a program it has checked",
-                 subject=source):
-        result = compile_restricted_exec(tree, filename=FILENAME, policy=_policy())
+    try:
+        with granted("dynamic_code", reason="safe_exec compiles a program it has checked",
+                     subject=source):
+            result = compile_restricted_exec(tree, filename=FILENAME, policy=_policy())
+    except SyntaxError as error:  # the compiler's own checks (`*0`, misplaced `return`)
+        raise UnsafeExpressionError(
+            f"program does not compile: {error.msg} (line {error.lineno})", reason="syntax"
+        ) from None
+    except (RecursionError, MemoryError, ValueError, OverflowError) as error:
+        raise UnsafeExpressionError(
+            f"program cannot be compiled safely ({type(error).__name__})", reason="compiler"
+        ) from None
     if result.errors or result.code is None:
         details = "; ".join(quote(error, 200)[1:-1] for error in result.errors[:5])
         raise UnsafeExpressionError(f"RestrictedPython refused the program: {details}",
