@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from safeops.errors import ConfigurationError
@@ -77,8 +78,10 @@ def _print_table(name: str, report: InspectReport | str, *, show_safe: bool) -> 
         nested = " nested" if finding.nested_in else ""
         out.write(
             f"  {_SYMBOL[finding.verdict]:<7} {finding.kind:<9} @{finding.offset:<7} "
-            f"{finding.target[:70]}{nested}\n          {finding.detail[:110]}\n"
+            f"{finding.target[:70]}{nested}\n"
         )
+        out.write(textwrap.fill(finding.detail, width=96, initial_indent=" " * 10,
+                                subsequent_indent=" " * 10) + "\n")  # fmt: skip
     if hidden:
         out.write(f"  ({hidden} safe findings not shown; --all lists them)\n")
     if report.error:
