@@ -99,7 +99,8 @@ def load(
 
     Reads at most ``limits.max_bytes + 1`` bytes. When *file* is seekable it is left
     positioned just after the pickle, like :func:`pickle.load`, so consecutive pickles
-    written to one file are read one call at a time.
+    written to one file are read one call at a time. A non-seekable stream (a pipe, a
+    socket) is read up to that size or its end, so it must carry a single pickle.
     """
     active = DEFAULT_LIMITS if limits is None else limits
     start = file.tell() if file.seekable() else None
