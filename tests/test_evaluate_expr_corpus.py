@@ -64,6 +64,8 @@ def _value(spec: Any) -> Any:
         "pow2": lambda: 2**number,
         "pow10": lambda: 10**number,
         "dict": lambda: {str(i): i for i in range(number)},
+        "digits": lambda: "9" * number,
+        "set_range": lambda: set(range(number)),
     }[kind]()
 
 

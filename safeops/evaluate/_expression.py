@@ -218,8 +218,8 @@ def safeops_expression({parameters}**_g_extra):
         raise _g_wrap(_g_error) from _g_error
 """
 _FAST_CHECK = (
-    " and (_g_type({name}) is _g_float or _g_type({name}) is _g_bool"
-    " or (_g_type({name}) is _g_int and -{bound} <= {name} <= {bound}))"
+    " and ((_g_kind := _g_type({name})) is _g_float"
+    " or (_g_kind is _g_int and -{bound} <= {name} <= {bound}) or _g_kind is _g_bool)"
 )
 
 

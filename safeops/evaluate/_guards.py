@@ -11,6 +11,7 @@ for every evaluation (so one Expression is safe to share between threads).
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -19,11 +20,14 @@ from safeops.errors import EvaluationLimitError, UnsafeExpressionError
 from safeops.evaluate._limits import ExpressionLimits
 from safeops.evaluate._policy import ALLOWED_ATTRIBUTES
 
-__all__ = ["GUARD_NAMES", "Budget", "check_format_spec", "make_guards"]
+__all__ = ["GUARD_NAMES", "OTHER_OPERATORS", "Budget", "check_format_spec", "make_guards"]
 
 Budget = list[int]  # [remaining length units, remaining comprehension steps]
 
 _SEQUENCES = (str, bytes, list, tuple)
+#: Operators routed through the "other" guard, by index (see _rewrite).
+OTHER_OPERATORS = (operator.sub, operator.truediv, operator.floordiv, operator.rshift,
+                    operator.and_)  # fmt: skip
 _INTS = (int, bool)
 _NUMBERS = (int, bool, float, complex)
 _COPYING_BUILTINS = ("str", "repr", "ascii", "list", "tuple", "set", "frozenset", "dict",
@@ -35,6 +39,7 @@ GUARD_NAMES = {
     "lshift": "_g_lshift", "attr": "_g_attr", "iter": "_g_iter", "fmt": "_g_fmt",
     "charge": "_g_charge", "range": "_g_range", "sum": "_g_sum", "zip": "_g_zip",
     "budget": "_g_budget", "or": "_g_or", "xor": "_g_xor", "steps": "_g_steps",
+    "other": "_g_other",
 }  # fmt: skip
 _PRINTF_SPEC = re.compile(r"%(\([^)]*\))?([-#0 +]*)(\*|\d*)(?:\.(\*|\d*))?[hlL]?(.)", re.DOTALL)
 _DIGITS = re.compile(r"\d+")
@@ -61,11 +66,22 @@ def check_format_spec(spec: str, max_length: int) -> int:
 
 
 def _size(value: object) -> int:
-    if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)):
-        return len(value)
     if isinstance(value, int):
         return value.bit_length() // 64
-    return 1
+    if isinstance(value, (float, complex)) or value is None:
+        return 1
+    try:
+        return len(value)  # type: ignore[arg-type]
+    except TypeError:
+        return 1
+
+
+def _int_work(left: object, right: object) -> int:
+    """Steps charged for a product or division of two big ints (quadratic in C)."""
+    if type(left) in _INTS and type(right) in _INTS:
+        # ~1 step per 512x512-bit block: a 65,536-bit // 32,768-bit division is ~8,000
+        return int((left.bit_length() // 512 + 1) * (right.bit_length() // 512 + 1))  # type: ignore[attr-defined]
+    return 0
 
 
 def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
@@ -93,9 +109,15 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
         if budget[0] < 0:
             raise _too_big("data produced by this evaluation", "max_length", max_length)
 
+    def work(amount: int, budget: Budget) -> None:
+        budget[1] -= amount
+        if budget[1] < 0:
+            raise _too_big("big-integer work", "max_iterations", limits.max_iterations)
+
     def mul(left: Any, right: Any, budget: Budget) -> Any:
         if type(left) in _INTS and type(right) in _INTS:
             int_bits(left.bit_length() + right.bit_length(), budget)
+            work(_int_work(left, right), budget)
         elif type(left) in _INTS and type(right) in _SEQUENCES:
             sized(len(right) * max(left, 0), budget)
         elif type(right) in _INTS and type(left) in _SEQUENCES:
@@ -103,13 +125,13 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
         return left * right
 
     def add(left: Any, right: Any, budget: Budget) -> Any:
-        if type(left) in _SEQUENCES or type(left) in (set, frozenset, dict):
-            sized(len(left) + _size(right), budget)
+        if type(left) not in _NUMBERS:
+            sized(_size(left) + _size(right), budget)
         return left + right
 
     def bitor(left: Any, right: Any, budget: Budget) -> Any:
-        if type(left) in (set, frozenset, dict):
-            sized(len(left) + _size(right), budget)
+        if type(left) not in _NUMBERS:
+            sized(_size(left) + _size(right), budget)
         return left | right
 
     def power(base: Any, exponent: Any, modulus: Any, budget: Budget) -> Any:
@@ -128,8 +150,8 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
         return base**exponent
 
     def xor(left: Any, right: Any, budget: Budget) -> Any:
-        if type(left) in (set, frozenset):
-            sized(len(left) + _size(right), budget)
+        if type(left) not in _NUMBERS:
+            sized(_size(left) + _size(right), budget)
         return left ^ right
 
     def steps(value: Any, budget: Budget) -> Any:
@@ -141,7 +163,14 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
     def mod(left: Any, right: Any, budget: Budget) -> Any:
         if type(left) in (str, bytes):
             sized(_printf_size(left, right, max_length), budget)
+        else:
+            work(_int_work(left, right), budget)
         return left % right
+
+    def other(left: Any, right: Any, operator_index: int, budget: Budget) -> Any:
+        # -, /, //, >>, & on values of unknown type: charge big-int work and copies
+        work(_int_work(left, right), budget)
+        return charge(OTHER_OPERATORS[operator_index](left, right), budget)
 
     def lshift(left: Any, right: Any, budget: Budget) -> Any:
         if type(left) in _INTS and type(right) in _INTS and left and right > 0:
@@ -207,7 +236,7 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
 
     return {
         GUARD_NAMES["mul"]: mul, GUARD_NAMES["add"]: add, GUARD_NAMES["or"]: bitor,
-        GUARD_NAMES["xor"]: xor, GUARD_NAMES["steps"]: steps,
+        GUARD_NAMES["xor"]: xor, GUARD_NAMES["steps"]: steps, GUARD_NAMES["other"]: other,
         GUARD_NAMES["pow"]: power, GUARD_NAMES["mod"]: mod,
         GUARD_NAMES["lshift"]: lshift, GUARD_NAMES["iter"]: iterate,
         GUARD_NAMES["fmt"]: fmt, GUARD_NAMES["charge"]: charge,

@@ -20,7 +20,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from safeops.errors import EvaluationLimitError, UnsafeExpressionError, quote
-from safeops.evaluate._guards import GUARD_NAMES, check_format_spec, make_guards
+from safeops.evaluate._guards import (
+    GUARD_NAMES,
+    OTHER_OPERATORS,
+    check_format_spec,
+    make_guards,
+)
 from safeops.evaluate._limits import ExpressionLimits
 from safeops.evaluate._policy import ALLOWED_ATTRIBUTES, ATTRIBUTE_NAMES
 
@@ -39,7 +44,6 @@ _GUARDED_CALLS = {"pow": GUARD_NAMES["pow"], "range": GUARD_NAMES["range"],
                   "sum": GUARD_NAMES["sum"], "zip": GUARD_NAMES["zip"]}  # fmt: skip
 _COPYING_CALLS = frozenset({"str", "repr", "ascii", "list", "tuple", "set", "frozenset",
                             "dict", "sorted", "bin", "hex", "oct"})  # fmt: skip
-_ITERATING_CALLS = _COPYING_CALLS | {"min", "max", "sum", "any", "all", "enumerate", "zip"}
 _NUMERIC_CALLS = frozenset({"len", "hash", "ord", "bool", "float"})
 _NUMERIC_IF_ARGS = frozenset({"abs", "round", "min", "max", "int"})
 _NUMBER_TYPES = (bool, int, float, complex)
@@ -166,8 +170,11 @@ class Rewriter:
             folded = self._fold(kind, node.op, left.value, right.value)
             if folded is not None:
                 return folded, numeric
-        if kind is None or (numeric and kind not in ("pow", "lshift")):
+        if numeric and kind not in ("pow", "lshift"):
             return plain, numeric
+        if kind is None:
+            index = OTHER_OPERATORS.index(_PLAIN_FUNCTIONS[type(node.op)])
+            return self._guarded("other", left, right, ast.Constant(index)), False
         if kind == "pow":
             return self._guarded("pow", left, right, ast.Constant(None)), numeric
         return self._guarded(kind, left, right), numeric
@@ -326,8 +333,9 @@ class Rewriter:
                 raise _refused("pow() takes 2 or 3 plain positional arguments here", node)
             modulus = args[2] if len(args) == 3 else ast.Constant(None)
             return self._guarded("pow", args[0], args[1], modulus), False
-        if self.comprehension_depth and name in _ITERATING_CALLS and args:
-            # C-level work over a container, repeated every step: charge its size
+        if self.comprehension_depth and args:
+            # C-level work over the argument (a scan, a copy, a parse), repeated every
+            # step: charge its size
             args[0] = self._guarded("steps", args[0])
         if name in _GUARDED_CALLS:
             self.uses_guards = True
