@@ -9,13 +9,22 @@ explains each rule; the option spellings follow each program's manual.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from safeops.command._checks import (
+    GIT_SUB,
+    check_awk,
+    check_curl,
+    check_git,
+    check_openssl,
+    check_plus_commands,
+    check_sed,
+    check_ssh,
+    refuse,
+)
 from safeops.command._options import Occurrence, Scan, Syntax, matches
-from safeops.errors import UnsafeCommandError, quote
 
 __all__ = [
     "RULES",
@@ -26,16 +35,6 @@ __all__ = [
     "refuse",
     "rule_for",
 ]
-
-
-def refuse(program: str, rule: str, what: str, why: str, how: str) -> UnsafeCommandError:
-    """The error every refusal raises: which rule refused what, why, how to allow it."""
-    return UnsafeCommandError(
-        f"refused {what} for {program}: {why} (rule {rule!r}). {how}",
-        rule=rule,
-        program=program,
-        refused=what,
-    )
 
 
 _PLAIN = Syntax()
@@ -62,33 +61,8 @@ def _set(*items: str) -> frozenset[str]:
     return frozenset(items)
 
 
-def _how(option: str) -> str:
-    return (
-        f"If this program must run with {option}, opt in deliberately with "
-        f"Program(name, unsafe_allow_options={{{option!r}}})"
-    )
 
-
-# --- git ----------------------------------------------------------------------------
-
-#: git config keys whose value is a command, a program, a hook location, a config file
-#: or a URL rewrite (which can turn a URL into ext::). Matched case-insensitively.
-_GIT_CODE_KEYS = re.compile(
-    r"(core\.(sshcommand|pager|editor|askpass|fsmonitor|hookspath|gitproxy"
-    r"|alternaterefscommand|worktree)|sequence\.editor|pager\..*|alias\..*|diff\.external"
-    r"|diff\..*\.(command|textconv)|difftool\..*|mergetool\..*|merge\..*\.driver"
-    r"|filter\..*|credential(\..*)?\.helper|gpg(\..*)?\.program|gpg\.ssh\..*command"
-    r"|uploadpack\.packobjectshook|remote\..*\.(uploadpack|receivepack|vcs)|protocol(\..*)?\.allow"
-    r"|url\..*|include\..*|includeif\..*|web\.browser|browser\..*|man\..*|sendemail\..*"
-    r"|instaweb\..*|guitool\..*|submodule\..*\.update|interactive\.difffilter|imap\.tunnel"
-    r"|tar\..*\.command|hook\..*|trace2\..*|safe\.directory|core\.sshcommand)"
-)
-
-_GIT_SUB = Syntax(
-    short_with_value="bcjmoC",
-    long_with_value=_set("config", "depth", "branch", "origin", "message", "jobs"),
-    known_long=_set("exec-path"),
-)
+_GIT_SUB = GIT_SUB
 _GIT = Syntax(
     short_with_value="cC",
     long_with_value=_set("git-dir", "work-tree", "namespace", "config-env", "super-prefix",
@@ -97,162 +71,10 @@ _GIT = Syntax(
     permute=False,
     subcommand=_GIT_SUB,
 )
-_GIT_SUB_SHORT = {"clone": "u", "ls-remote": "u", "rebase": "x", "difftool": "x", "grep": "O"}
-_GIT_REFUSED_SUBCOMMANDS = {
-    "filter-branch": "runs shell commands given as arguments",
-    "instaweb": "starts a web server through a configured command",
-    "daemon": "runs access hooks and serves repositories",
-}
-
-
-def _git_config_key(program: str, key_value: str, where: str) -> None:
-    key = key_value.partition("=")[0].strip().lower()
-    if _GIT_CODE_KEYS.fullmatch(key):
-        raise refuse(
-            program, "git-config-key", f"{where} {quote(key)}",
-            "this configuration names a command, program, hook directory, config file or "
-            "URL rewrite that git would run or follow",
-            "Set it in a config file you control, or opt in with "
-            f"Program('git', unsafe_allow_options={{{where.split(maxsplit=1)[0]!r}}})",
-        )
-
-
-def _check_git(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -> None:
-    sub = parsed.subcommand
-    if sub in _GIT_REFUSED_SUBCOMMANDS:
-        raise refuse(program, "git-subcommand", f"git {sub}", _GIT_REFUSED_SUBCOMMANDS[sub],
-                     "Run it without run_cmd if you really mean it")
-    operands = [word.text for word in parsed.operands]
-    if (sub, operands[:1]) in (("submodule", ["foreach"]), ("bisect", ["run"])):
-        raise refuse(program, "git-subcommand", f"git {sub} {operands[0]}",
-                     "it runs a command given as an argument", "Run the steps yourself")
-    if sub == "config":
-        for text in operands:
-            if _GIT_CODE_KEYS.fullmatch(text.lower()):
-                _git_config_key(program, text, "git config key")
-    for occurrence in parsed.options:
-        if occurrence.name in allowed:
-            continue
-        if occurrence.name == "-c" or (
-            occurrence.section == "command" and matches(occurrence, "--config", _GIT_SUB)
-        ):
-            _git_config_key(program, occurrence.value or "", f"{occurrence.name} key")
-        if occurrence.name == "--config-env":
-            _git_config_key(program, occurrence.value or "", "--config-env key")
-        if occurrence.name == "--exec-path" and occurrence.value is not None:
-            raise refuse(program, "git-exec-path", "--exec-path=DIR",
-                         "git would run its subcommands from that directory",
-                         _how("--exec-path"))
-        letters = _GIT_SUB_SHORT.get(sub or "", "")
-        if occurrence.section == "command" and not occurrence.long and (
-            occurrence.name[1:] in letters
-        ):
-            raise refuse(program, "git-options", f"{occurrence.name} in git {sub}",
-                         "this option names a command git runs", _how(occurrence.name))
-
-
-# --- ssh family ---------------------------------------------------------------------
-
-_SSH_CODE_KEYS = frozenset(
-    {"proxycommand", "localcommand", "permitlocalcommand", "knownhostscommand",
-     "pkcs11provider", "securitykeyprovider", "xauthlocation", "include", "match",
-     "proxyusefdpass", "remotecommand", "controlpath", "controlmaster", "identityagent",
-     "sshaskpass", "canonicalizehostname"}
-)
-
-
-def _ssh_key(value: str) -> str:
-    text = value.strip().lstrip("\"'")
-    return re.split(r"[\s=\"']", text, maxsplit=1)[0].lower()
-
-
-def _check_ssh(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -> None:
-    for occurrence in parsed.options:
-        if occurrence.name == "-o" and "-o" not in allowed:
-            key = _ssh_key(occurrence.value or "")
-            if key in _SSH_CODE_KEYS or not key:
-                raise refuse(
-                    program, "ssh-option", f"-o {quote(occurrence.value)}",
-                    "this ssh_config key runs a local command, loads a library, reads "
-                    "another config file or controls connection sharing",
-                    _how("-o"),
-                )
-
 
 _SSH = Syntax(short_with_value="BbcDEeFIiJLlmOoPpQRSWw", abbreviations=False)
 _SCP = Syntax(short_with_value="cDFiJlloPSX", abbreviations=False)
 _SFTP = Syntax(short_with_value="BbcDFiJlloPRSsX", abbreviations=False)
-
-
-# --- awk / sed ----------------------------------------------------------------------
-
-_AWK_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-
-
-def _program_text_in_argv(program: str, parsed: Scan, script_options: tuple[str, ...]) -> None:
-    if any(o.name in script_options for o in parsed.options):
-        return
-    if parsed.operands and not parsed.operands[0].trusted:
-        raise refuse(program, "script-from-args", "a program text taken from args",
-                     "the first operand is the program this tool runs",
-                     "Write the program text in argv; args are data")
-
-
-def _check_awk(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -> None:
-    _program_text_in_argv(program, parsed, ("-f", "-e", "--file", "--source", "-E", "--exec"))
-    for word in parsed.operands:
-        if not word.trusted and _AWK_ASSIGNMENT.match(word.text):
-            raise refuse(program, "awk-assignment", f"the argument {quote(word.text)}",
-                         "awk treats NAME=value operands as variable assignments",
-                         "Prefix file names with ./")
-    if rule.prepend:  # gawk runs with --sandbox: system(), pipes and redirections are off
-        return
-    sources = [o.value or "" for o in parsed.options if o.name in ("-e", "--source")]
-    if not any(o.name in ("-e", "--source") for o in parsed.options) and parsed.operands:
-        sources.append(parsed.operands[0].text)
-    for source in sources:
-        if "system" in source or re.search(r"(?<!\|)\|(?!\|)", source) or "getline" in source:
-            raise refuse(program, "awk-commands", "an awk program using system(), pipes or "
-                         "getline", "this awk has no sandbox mode, and these run shell commands",
-                         "Use gawk (run with --sandbox), or Program('awk', unsafe_allow_code=True)")
-
-
-def _check_sed(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -> None:
-    _program_text_in_argv(program, parsed, ("-e", "-f", "--expression", "--file"))
-
-
-def _check_openssl(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -> None:
-    if parsed.subcommand == "engine":
-        raise refuse(program, "openssl-engine", "openssl engine",
-                     "it loads engine shared libraries named in its arguments",
-                     "Run it without run_cmd if you really mean it")
-
-
-def _check_plus_commands(
-    program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]
-) -> None:
-    """vim and less run `+command` words as commands (before `--`)."""
-    if "+" in allowed:
-        return
-    for word in parsed.operands:
-        if word.trusted and word.text.startswith("+"):
-            raise refuse(program, "plus-command", quote(word.text),
-                         "this program runs +words as commands at start-up",
-                         "Opt in with Program(name, unsafe_allow_options={'+'})")
-
-
-_CURL_SCHEMES = frozenset({"http", "https", "ftp", "ftps"})
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
-
-
-def _check_curl(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -> None:
-    for word in parsed.operands:
-        match = _SCHEME.match(word.text)
-        if not word.trusted and match and match.group(1).lower() not in _CURL_SCHEMES:
-            raise refuse(program, "curl-scheme", f"the URL {quote(word.text)} from args",
-                         "curl would read local files (file:) or speak other protocols",
-                         "Only http, https, ftp and ftps URLs may come from args; write "
-                         "other URLs in argv")
 
 
 _LINUX = sys.platform.startswith("linux")
@@ -272,7 +94,7 @@ RULES: tuple[Rule, ...] = (
         file_options=_set("-C", "--git-dir", "--work-tree", "--output", "--separate-git-dir",
                           "--reference", "--file"),
         fixed_env=(("GIT_ALLOW_PROTOCOL", "file:git:http:https:ssh"),),
-        check=_check_git,
+        check=check_git,
     ),
     Rule(
         _set("tar", "gtar", "bsdtar"),
@@ -306,7 +128,7 @@ RULES: tuple[Rule, ...] = (
         Syntax(short_with_value="efl", long_with_value=_set("expression", "file")),
         file_options=_set("-i", "--in-place", "-f", "--file"),
         prepend=("--sandbox",) if _LINUX else (),
-        check=_check_sed,
+        check=check_sed,
     ),
     Rule(
         _set("gawk"),
@@ -318,14 +140,14 @@ RULES: tuple[Rule, ...] = (
         file_options=_set("-f", "--file", "-i", "--include", "-E", "--exec", "-o", "-d",
                           "-p", "--profile", "--dump-variables", "--pretty-print"),
         prepend=("--sandbox",),
-        check=_check_awk,
+        check=check_awk,
     ),
     Rule(
         _set("awk", "mawk", "nawk", "original-awk", "bwk-awk"),
         "awk programs run commands (system(), pipes, getline); this awk has no sandbox",
         Syntax(short_with_value="fvFW"),
         code_options=_set("-f", "-W", "--file", "--exec"),
-        check=_check_awk,
+        check=check_awk,
     ),
     Rule(
         _set("zip"),
@@ -348,7 +170,7 @@ RULES: tuple[Rule, ...] = (
         code_options=_set("-F", "-I", "-S", "-M"),
         file_options=_set("-E", "-i", "-F"),
         dash_args=True,
-        check=_check_ssh,
+        check=check_ssh,
     ),
     Rule(
         _set("scp"),
@@ -357,7 +179,7 @@ RULES: tuple[Rule, ...] = (
         code_options=_set("-S", "-F"),
         file_options=_set("-i"),
         dash_args=True,
-        check=_check_ssh,
+        check=check_ssh,
     ),
     Rule(
         _set("sftp"),
@@ -366,7 +188,7 @@ RULES: tuple[Rule, ...] = (
         code_options=_set("-S", "-D", "-F", "-b", "-s"),
         file_options=_set("-i"),
         dash_args=True,
-        check=_check_ssh,
+        check=check_ssh,
     ),
     Rule(
         _set("rsync"),
@@ -395,7 +217,7 @@ RULES: tuple[Rule, ...] = (
                           "--dump-header", "-c", "--cookie-jar", "-T", "--upload-file",
                           "--trace", "--trace-ascii", "--stderr", "--netrc-file", "-b",
                           "--cookie", "-d", "--data", "--data-binary", "-F", "--form"),
-        check=_check_curl,
+        check=check_curl,
     ),
     Rule(
         _set("wget"),
@@ -426,7 +248,7 @@ RULES: tuple[Rule, ...] = (
         file_options=_set("-in", "-out", "-rand", "-writerand", "-passin", "-passout",
                           "-inkey", "-key"),
         dash_args=True,
-        check=_check_openssl,
+        check=check_openssl,
     ),
     Rule(
         _set("less", "more", "most"),
@@ -438,7 +260,7 @@ RULES: tuple[Rule, ...] = (
         file_options=_set("-o", "-O", "--log-file", "--LOG-FILE", "-t", "--tag", "-T",
                           "--tag-file"),
         fixed_env=(("LESSSECURE", "1"),),
-        check=_check_plus_commands,
+        check=check_plus_commands,
     ),
     Rule(
         _set("vim", "vi", "nvim", "view", "ex", "rvim", "rview", "vimdiff", "gvim", "evim",
@@ -452,7 +274,7 @@ RULES: tuple[Rule, ...] = (
                           "--remote-wait-silent", "--remote-tab", "-y"),
         file_options=_set("-w", "-W", "-i", "--startuptime", "-q", "-V"),
         prepend=("-Z",),
-        check=_check_plus_commands,
+        check=check_plus_commands,
     ),
 )
 

@@ -1,0 +1,214 @@
+"""Per-program checks that go beyond option names: config keys, ssh -o keys, awk
+programs, subcommands and URL schemes. Used by the rule table in _rules.py."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from safeops.command._options import Scan, Syntax, matches
+from safeops.errors import UnsafeCommandError, quote
+
+if TYPE_CHECKING:
+    from safeops.command._rules import Rule
+
+__all__ = [
+    "GIT_SUB",
+    "check_awk",
+    "check_curl",
+    "check_git",
+    "check_openssl",
+    "check_plus_commands",
+    "check_sed",
+    "check_ssh",
+    "refuse",
+]
+
+
+def refuse(program: str, rule: str, what: str, why: str, how: str) -> UnsafeCommandError:
+    """The error every refusal raises: which rule refused what, why, how to allow it."""
+    return UnsafeCommandError(
+        f"refused {what} for {program}: {why} (rule {rule!r}). {how}",
+        rule=rule,
+        program=program,
+        refused=what,
+    )
+
+
+def _how(option: str) -> str:
+    return (
+        f"If this program must run with {option}, opt in deliberately with "
+        f"Program(name, unsafe_allow_options={{{option!r}}})"
+    )
+
+# --- git ----------------------------------------------------------------------------
+
+#: git config keys whose value is a command, a program, a hook location, a config file
+#: or a URL rewrite (which can turn a URL into ext::). Matched case-insensitively.
+_GIT_CODE_KEYS = re.compile(
+    r"(core\.(sshcommand|pager|editor|askpass|fsmonitor|hookspath|gitproxy"
+    r"|alternaterefscommand|worktree)|sequence\.editor|pager\..*|alias\..*|diff\.external"
+    r"|diff\..*\.(command|textconv)|difftool\..*|mergetool\..*|merge\..*\.driver"
+    r"|filter\..*|credential(\..*)?\.helper|gpg(\..*)?\.program|gpg\.ssh\..*command"
+    r"|uploadpack\.packobjectshook|remote\..*\.(uploadpack|receivepack|vcs)|protocol(\..*)?\.allow"
+    r"|url\..*|include\..*|includeif\..*|web\.browser|browser\..*|man\..*|sendemail\..*"
+    r"|instaweb\..*|guitool\..*|submodule\..*\.update|interactive\.difffilter|imap\.tunnel"
+    r"|tar\..*\.command|hook\..*|trace2\..*|safe\.directory|core\.sshcommand)"
+)
+
+GIT_SUB = Syntax(
+    short_with_value="bcjmoC",
+    long_with_value=frozenset({"config", "depth", "branch", "origin", "message", "jobs"}),
+    known_long=frozenset({"exec-path"}),
+)
+_GIT_SUB_SHORT = {"clone": "u", "ls-remote": "u", "rebase": "x", "difftool": "x", "grep": "O"}
+_GIT_REFUSED_SUBCOMMANDS = {
+    "filter-branch": "runs shell commands given as arguments",
+    "instaweb": "starts a web server through a configured command",
+    "daemon": "runs access hooks and serves repositories",
+}
+
+
+def _git_config_key(program: str, key_value: str, where: str) -> None:
+    key = key_value.partition("=")[0].strip().lower()
+    if _GIT_CODE_KEYS.fullmatch(key):
+        raise refuse(
+            program, "git-config-key", f"{where} {quote(key)}",
+            "this configuration names a command, program, hook directory, config file or "
+            "URL rewrite that git would run or follow",
+            "Set it in a config file you control, or opt in with "
+            f"Program('git', unsafe_allow_options={{{where.split(maxsplit=1)[0]!r}}})",
+        )
+
+
+def check_git(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -> None:
+    sub = parsed.subcommand
+    if sub in _GIT_REFUSED_SUBCOMMANDS:
+        raise refuse(program, "git-subcommand", f"git {sub}", _GIT_REFUSED_SUBCOMMANDS[sub],
+                     "Run it without run_cmd if you really mean it")
+    operands = [word.text for word in parsed.operands]
+    if (sub, operands[:1]) in (("submodule", ["foreach"]), ("bisect", ["run"])):
+        raise refuse(program, "git-subcommand", f"git {sub} {operands[0]}",
+                     "it runs a command given as an argument", "Run the steps yourself")
+    if sub == "config":
+        for text in operands:
+            if _GIT_CODE_KEYS.fullmatch(text.lower()):
+                _git_config_key(program, text, "git config key")
+    for occurrence in parsed.options:
+        if occurrence.name in allowed:
+            continue
+        if occurrence.name == "-c" or (
+            occurrence.section == "command" and matches(occurrence, "--config", GIT_SUB)
+        ):
+            _git_config_key(program, occurrence.value or "", f"{occurrence.name} key")
+        if occurrence.name == "--config-env":
+            _git_config_key(program, occurrence.value or "", "--config-env key")
+        if occurrence.name == "--exec-path" and occurrence.value is not None:
+            raise refuse(program, "git-exec-path", "--exec-path=DIR",
+                         "git would run its subcommands from that directory",
+                         _how("--exec-path"))
+        letters = _GIT_SUB_SHORT.get(sub or "", "")
+        if occurrence.section == "command" and not occurrence.long and (
+            occurrence.name[1:] in letters
+        ):
+            raise refuse(program, "git-options", f"{occurrence.name} in git {sub}",
+                         "this option names a command git runs", _how(occurrence.name))
+
+
+# --- ssh family ---------------------------------------------------------------------
+
+_SSH_CODE_KEYS = frozenset(
+    {"proxycommand", "localcommand", "permitlocalcommand", "knownhostscommand",
+     "pkcs11provider", "securitykeyprovider", "xauthlocation", "include", "match",
+     "proxyusefdpass", "remotecommand", "controlpath", "controlmaster", "identityagent",
+     "sshaskpass", "canonicalizehostname"}
+)
+
+
+def _ssh_key(value: str) -> str:
+    text = value.strip().lstrip("\"'")
+    return re.split(r"[\s=\"']", text, maxsplit=1)[0].lower()
+
+
+def check_ssh(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -> None:
+    for occurrence in parsed.options:
+        if occurrence.name == "-o" and "-o" not in allowed:
+            key = _ssh_key(occurrence.value or "")
+            if key in _SSH_CODE_KEYS or not key:
+                raise refuse(
+                    program, "ssh-option", f"-o {quote(occurrence.value)}",
+                    "this ssh_config key runs a local command, loads a library, reads "
+                    "another config file or controls connection sharing",
+                    _how("-o"),
+                )
+
+
+# --- awk / sed ----------------------------------------------------------------------
+
+_AWK_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _program_text_in_argv(program: str, parsed: Scan, script_options: tuple[str, ...]) -> None:
+    if any(o.name in script_options for o in parsed.options):
+        return
+    if parsed.operands and not parsed.operands[0].trusted:
+        raise refuse(program, "script-from-args", "a program text taken from args",
+                     "the first operand is the program this tool runs",
+                     "Write the program text in argv; args are data")
+
+
+def check_awk(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -> None:
+    _program_text_in_argv(program, parsed, ("-f", "-e", "--file", "--source", "-E", "--exec"))
+    for word in parsed.operands:
+        if not word.trusted and _AWK_ASSIGNMENT.match(word.text):
+            raise refuse(program, "awk-assignment", f"the argument {quote(word.text)}",
+                         "awk treats NAME=value operands as variable assignments",
+                         "Prefix file names with ./")
+    if rule.prepend:  # gawk runs with --sandbox: system(), pipes and redirections are off
+        return
+    sources = [o.value or "" for o in parsed.options if o.name in ("-e", "--source")]
+    if not any(o.name in ("-e", "--source") for o in parsed.options) and parsed.operands:
+        sources.append(parsed.operands[0].text)
+    for source in sources:
+        if "system" in source or re.search(r"(?<!\|)\|(?!\|)", source) or "getline" in source:
+            raise refuse(program, "awk-commands", "an awk program using system(), pipes or "
+                         "getline", "this awk has no sandbox mode, and these run shell commands",
+                         "Use gawk (run with --sandbox), or Program('awk', unsafe_allow_code=True)")
+
+
+def check_sed(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -> None:
+    _program_text_in_argv(program, parsed, ("-e", "-f", "--expression", "--file"))
+
+
+def check_openssl(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -> None:
+    if parsed.subcommand == "engine":
+        raise refuse(program, "openssl-engine", "openssl engine",
+                     "it loads engine shared libraries named in its arguments",
+                     "Run it without run_cmd if you really mean it")
+
+
+def check_plus_commands(
+    program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]
+) -> None:
+    """vim and less run `+command` words as commands (before `--`)."""
+    if "+" in allowed:
+        return
+    for word in parsed.operands:
+        if word.trusted and word.text.startswith("+"):
+            raise refuse(program, "plus-command", quote(word.text),
+                         "this program runs +words as commands at start-up",
+                         "Opt in with Program(name, unsafe_allow_options={'+'})")
+
+
+_CURL_SCHEMES = frozenset({"http", "https", "ftp", "ftps"})
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def check_curl(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -> None:
+    for word in parsed.operands:
+        match = _SCHEME.match(word.text)
+        if not word.trusted and match and match.group(1).lower() not in _CURL_SCHEMES:
+            raise refuse(program, "curl-scheme", f"the URL {quote(word.text)} from args",
+                         "curl would read local files (file:) or speak other protocols",
+                         "Only http, https, ftp and ftps URLs may come from args; write "
+                         "other URLs in argv")
