@@ -438,27 +438,36 @@ def test_process_permit_with_subject_covers_only_that_program(tmp_path: Path) ->
     assert out == "blocked"
 
 
-def test_spawned_multiprocessing_child_is_enforced(tmp_path: Path) -> None:
-    """A spawn-start worker enforces the parent's configuration from its first line."""
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_started_multiprocessing_child_is_enforced(method: str, tmp_path: Path) -> None:
+    """A spawn or forkserver worker enforces the parent's configuration from its first
+    line, and its records reach the parent's report file."""
+    report = tmp_path / "report.jsonl"
     out = run_python(
         """
-        import json, multiprocessing, os, safeops
+        import json, multiprocessing, os, sys, safeops
 
         def attempt(_):
             try:
                 os.system("true")
                 return "ran"
             except PermissionError:
-                return "blocked"
+                return os.getpid()
 
         if __name__ == "__main__":
-            safeops.enforce()
-            with multiprocessing.get_context("spawn").Pool(1) as pool:
+            safeops.enforce(report=sys.argv[2])
+            with multiprocessing.get_context(sys.argv[1]).Pool(1) as pool:
                 print(json.dumps(pool.map(attempt, [0])))
         """,
         tmp_path,
+        method,
+        str(report),
     )
-    assert out == ["blocked"]
+    assert out != ["ran"]
+    records = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    assert {(r["rule"], r["decision"], r["pid"]) for r in records} == {
+        ("process.shell", "blocked", out[0])
+    }
 
 
 def test_marshal_of_the_import_system_is_trusted(tmp_path: Path) -> None:

@@ -117,11 +117,14 @@ def _dispatch(event: str, args: tuple[Any, ...]) -> None:
         if args and args[0] == _state.probe_token:
             _state.probe_seen = True
         return
-    if getattr(_busy, "active", False):
-        return  # an event raised by our own rule code (imports, frame access)
     config = _state.config
     if config is None:
         return
+    quick = config.rules.fast_allow.get(event)
+    if quick is not None and quick(args):
+        return
+    if getattr(_busy, "active", False):
+        return  # an event raised by our own rule code (imports, frame access)
     _busy.active = True
     try:
         # Frames: 0 this function, 1 the hook, 2 the code that raised the event.
@@ -296,6 +299,7 @@ def _after_fork_in_child() -> None:
     if reporter is None:
         return
     reporter.reset_in_child()
+    reporter.write_through = True
     _busy.active = False
     mp_util = sys.modules.get("multiprocessing.util")
     if mp_util is not None and reporter.path is not None:

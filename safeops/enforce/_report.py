@@ -4,9 +4,12 @@ This is the migration inventory a team collects by running its test suite under
 ``enforce(mode="warn")``: every dangerous original the code calls, where, how often,
 and what to use instead. Records are aggregated in memory (a count per call site, not
 a line per event) and appended to the report file when the process exits, when the
-handle's ``flush()`` is called, and in multiprocessing workers when they finish. Each
-line carries the process id; several processes may append to one file (each write
-holds an exclusive ``flock``).
+handle's ``flush()`` is called. Worker processes (forked children, multiprocessing
+workers) write each new record at once, since a pool may terminate them without running
+any exit handler, and again with the final count if they exit normally. Each line
+carries the process id; several processes may append to one file (each write holds an
+exclusive ``flock``). Readers aggregate by (pid, rule, decision, call site), keeping the
+last line.
 
 Details quoted from events (a command string, a pickle global, source text) are
 truncated with :func:`safeops.errors.quote`: the report never holds an unbounded
@@ -36,6 +39,9 @@ class Reporter:
 
     def __init__(self, path: str | None) -> None:
         self.path = path
+        #: Write each new record at once (worker processes, which a pool may terminate
+        #: without running any exit handler).
+        self.write_through = False
         self._lock = threading.Lock()
         self._records: dict[_Key, dict[str, object]] = {}
         self._written: dict[_Key, int] = {}
@@ -75,7 +81,9 @@ class Reporter:
                 "first_seen": now,
                 "last_seen": now,
             }
-            return True
+        if self.write_through:
+            self.flush()
+        return True
 
     def records(self) -> list[dict[str, object]]:
         """A snapshot of every record of this process, most frequent first."""

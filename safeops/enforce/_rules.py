@@ -138,6 +138,11 @@ class Rules:
         self.policy = policy
         self._is_safe_global = is_safe_global
         self._find_shell_command = find_shell_command
+        #: Checks that settle an event from its arguments alone, before the hook pays
+        #: for a frame: an allow-listed pickle global is the common case.
+        self.fast_allow: dict[str, Callable[[tuple[object, ...]], bool]] = {
+            "pickle.find_class": self._safe_global_args,
+        }
         self.handlers: dict[str, _Handler] = {
             "pickle.find_class": self.pickle_find_class,
             "marshal.loads": self.marshal,
@@ -200,6 +205,12 @@ class Rules:
         return Finding(**{**finding.__dict__, "permit": permit})
 
     # --- deserialization ---------------------------------------------------------------
+
+    def _safe_global_args(self, args: tuple[object, ...]) -> bool:
+        if len(args) < 2:
+            return False
+        module, name = args[0], args[1]
+        return type(module) is str and type(name) is str and self._is_safe_global(module, name)
 
     def pickle_find_class(
         self, event: str, args: tuple[object, ...], frame: FrameType | None

@@ -108,18 +108,25 @@ def child_bootstrap(config: str) -> None:
     enforce(data["mode"], policy=policy_from_mapping(data["policy"]), report=data["report"])
     import multiprocessing.util
 
-    # Workers leave through os._exit, skipping atexit: flush from multiprocessing's
-    # own exit finalizers instead.
     from safeops.enforce import _hook
 
+    # Workers leave through os._exit (skipping atexit) or are terminated by their pool:
+    # write each new record at once, and the final counts from multiprocessing's exit
+    # finalizers.
+    if _hook._state.reporter is not None:
+        _hook._state.reporter.write_through = True
     multiprocessing.util.Finalize(None, _hook.flush_at_exit, exitpriority=0)
 
 
 def child_prefix(mode: Mode, policy: dict[str, object], report: str | None) -> str:
     """The statement that makes a child interpreter enforce this configuration."""
     config = json.dumps({"mode": mode, "policy": policy, "report": report}, sort_keys=True)
+    # The child starts with the default sys.path (multiprocessing restores the parent's
+    # only later): make sure it finds this safeops, appended so nothing is shadowed.
+    home = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return (
+        f"import sys; sys.path.append({home!r}); "
         # A from-import: `safeops.enforce` as an attribute is the public function.
         "from safeops.enforce._startup import child_bootstrap as _safeops_child_bootstrap; "
-        f"_safeops_child_bootstrap({config!r})"
+        f"sys.path.remove({home!r}); _safeops_child_bootstrap({config!r})"
     )
