@@ -140,6 +140,8 @@ REFUSED = [
     ["watch", "ls"],
     ["parallel", "ls"],
     ["chroot", "/"],
+    ["setsid", "git", "status"],
+    ["unshare", "-r", "git", "status"],
     ["strace", "ls"],
 ]
 

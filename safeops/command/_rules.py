@@ -280,9 +280,12 @@ RULES: tuple[Rule, ...] = (
 
 #: Wrappers run_cmd unwraps: the wrapped command must be written in argv and passes the
 #: same policy. ``env -S`` is refused (it re-splits a string into arguments).
+#: Not here, so refused as argument-executing programs: setsid (it forks a child into a
+#: new session, out of reach of the group kill), chroot/unshare/nsenter (the program
+#: that runs is looked up in another filesystem view than the one run_cmd checked).
 UNWRAPPED_WRAPPERS = frozenset(
-    {"env", "genv", "timeout", "gtimeout", "nice", "gnice", "nohup", "setsid", "stdbuf",
-     "gstdbuf", "ionice", "chrt", "taskset", "time", "flock", "chroot", "unshare", "nsenter"}
+    {"env", "genv", "timeout", "gtimeout", "nice", "gnice", "nohup", "stdbuf", "gstdbuf",
+     "ionice", "chrt", "taskset", "time", "flock"}
 )
 
 WRAPPER_RULES: dict[str, Rule] = {
@@ -290,9 +293,6 @@ WRAPPER_RULES: dict[str, Rule] = {
                 Syntax(short_with_value="uCSPa", long_with_value=_set("unset", "chdir",
                        "split-string", "argv0"), permute=False),
                 code_options=_set("-S", "--split-string")),
-    "unshare": Rule(_set("unshare"), _WRAPPER_WHY,
-                    Syntax(short_with_value="RwSGl", permute=False),
-                    code_options=_set("--load-interp")),
 }
 
 #: Programs with no dangerous options that are known to honour `--` (GNU coreutils,
