@@ -422,3 +422,20 @@ def test_policy_objects_are_frozen() -> None:
     rule = Program("git")
     with pytest.raises(dataclasses.FrozenInstanceError):
         rule.unsafe_allow_code = True  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "env", [{"LANGUAGE": "../../tmp/x"}, {"LANG": "/tmp/locale"}, {"LC_ALL": "a/b"},
+            {"TZ": "../../etc/evil"}, {"TZ": "/etc/evil"}]
+)
+def test_locale_values_must_not_be_paths(env: dict[str, str]) -> None:
+    """Locale and time zone values that are paths (catalogs, locale data) are refused."""
+    with pytest.raises(UnsafeCommandError) as caught:
+        run_cmd(["true"], env=env)
+    assert caught.value.context["rule"] == "environment"
+
+
+def test_ordinary_locale_values_pass() -> None:
+    """Zone names with a slash and LANGUAGE lists pass."""
+    result = run_cmd(["env"], env={"TZ": "Europe/Paris", "LANGUAGE": "en:fr"})
+    assert {"TZ=Europe/Paris", "LANGUAGE=en:fr"} <= set(result.stdout.splitlines())

@@ -67,7 +67,16 @@ _INHERITED = (
     "LC_MEASUREMENT", "LC_NAME", "LC_PAPER", "LC_TELEPHONE",
 )
 _INHERITED_KEYS = tuple((name, os.fsencode(name)) for name in _INHERITED)
-_SANE_LOCALE_VALUE = re.compile(r"[A-Za-z0-9_.@:+/-]{0,64}")
+# A locale name, never a path: glibc reads LANG/LC_*/LANGUAGE values containing "/" as
+# locale or message-catalog paths (attacker .mo files are format strings for printf).
+_SANE_LOCALE_VALUE = re.compile(r"[A-Za-z0-9_.@:+-]{0,64}")
+# A zone name such as America/New_York or UTC+2; no "..", no leading "/" or ":/" paths.
+_SANE_TZ_VALUE = re.compile(r"(?!.*\.\.)[A-Za-z0-9_+-][A-Za-z0-9_+,./:-]{0,63}|")
+
+
+def _sane(name: str, value: str) -> bool:
+    pattern = _SANE_TZ_VALUE if name == "TZ" else _SANE_LOCALE_VALUE
+    return pattern.fullmatch(value) is not None
 
 
 def dangerous_reason(name: str) -> str | None:
@@ -124,7 +133,7 @@ def _base(
         if raw is None:
             continue
         value = os.fsdecode(raw)
-        if _SANE_LOCALE_VALUE.fullmatch(value):
+        if _sane(name, value):
             env[name] = value
     return env
 
@@ -187,6 +196,14 @@ def build_environment(
                 rule="environment",
                 variable=name,
                 category=why,
+            )
+        if (name in _INHERITED or _LOCALE.fullmatch(name)) and not _sane(name, value):
+            raise UnsafeCommandError(
+                f"refused {name}={quote(value)}: locale and time zone values must be names "
+                "(C.UTF-8, en_US.UTF-8, Europe/Paris), not paths: programs load locale data "
+                "and message catalogs from a path value",
+                rule="environment",
+                variable=name,
             )
         env[name] = value
     return env
