@@ -22,9 +22,8 @@ the report). The rules by category, with their defaults (see docs/enforce.md):
 from __future__ import annotations
 
 import ast
-import os
 import sys
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import CodeType, FrameType
 from typing import Final
@@ -39,17 +38,24 @@ from safeops.enforce._attribution import (
     trust_of,
 )
 from safeops.enforce._policy import Level, Policy
+from safeops.enforce._subjects import (
+    FORK_EXEC_EVENT,
+    IPC_PACKAGES,
+    code_permit_covers,
+    is_interpreter_machinery,
+    pickle_permit_covers,
+    process_subject,
+    same_program,
+)
 from safeops.errors import quote
 
-__all__ = ["PROBE_EVENT", "Finding", "Rules"]
+__all__ = ["FORK_EXEC_EVENT", "PROBE_EVENT", "SUBINTERPRETER_EVENT", "Finding", "Rules"]
 
 #: The event ``enforce()`` raises to prove its hook is live.
 PROBE_EVENT: Final = "safeops.enforce.probe"
 #: Raised by safeops' wrappers around operations CPython does not audit.
-FORK_EXEC_EVENT: Final = "safeops.fork_exec"
 SUBINTERPRETER_EVENT: Final = "safeops.subinterpreter"
 
-_IPC_PACKAGES: Final = ("multiprocessing.", "concurrent.futures.")
 _PICKLE_PLUMBING: Final = frozenset({"pickle", "copyreg", "_compat_pickle", "shelve"})
 _PROCESS_PLUMBING: Final = frozenset(
     {"os", "subprocess", "pty", "posixpath", "asyncio.*", "multiprocessing.util"}
@@ -87,39 +93,6 @@ class Finding:
     detail: str
     replacement: str
     permit: _permits.Permit | None = None
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, (str, bytes, os.PathLike)):
-        try:
-            path = os.fspath(value)
-        except TypeError:
-            return None
-        return os.fsdecode(path) if isinstance(path, bytes) else path
-    return None
-
-
-def _argv(args: object) -> list[str]:
-    """The event's argument vector as text (a bare string is one word)."""
-    single = _text(args)
-    if single is not None:
-        return [single]
-    if isinstance(args, (list, tuple)):
-        words = [_text(arg) for arg in args]
-        return [word for word in words if word is not None]
-    return []
-
-
-def _same_program(subject: object, executable: str | None) -> bool:
-    expected = _text(subject)
-    if expected is None or executable is None:
-        return False
-    if expected == executable:
-        return True
-    try:
-        return os.path.realpath(expected) == os.path.realpath(executable)
-    except (OSError, ValueError):
-        return False
 
 
 _Handler = Callable[[str, tuple[object, ...], FrameType | None], "Finding | None"]
@@ -224,7 +197,7 @@ class Rules:
             return None
         caller = first_frame(frame, _PICKLE_PLUMBING)
         site = site_of(caller) if caller is not None else None
-        if site is not None and site.kind == "stdlib" and site.module.startswith(_IPC_PACKAGES):
+        if site is not None and site.kind == "stdlib" and site.module.startswith(IPC_PACKAGES):
             return None  # the interpreter's own IPC between its worker processes
         finding = self._finding(
             rule="pickle.global",
@@ -238,7 +211,7 @@ class Rules:
             replacement_key="pickle",
         )
         permit = _permits.active("pickle")
-        if permit is not None and _pickle_permit_covers(permit.subject, module, name):
+        if permit is not None and pickle_permit_covers(permit.subject, module, name):
             return self._application_permit(permit, finding)
         return finding
 
@@ -280,7 +253,7 @@ class Rules:
         if (
             permit is not None
             and permit.origin == "safeops"
-            and _code_permit_covers(permit.subject, source, derived_ast=True)
+            and code_permit_covers(permit.subject, source, derived_ast=True)
         ):
             return None
         attribution = attribute(frame, source, self.policy, names=_COMPILE_NAMES, match_text=True)
@@ -296,7 +269,7 @@ class Rules:
             detail=source,
             replacement_key="dynamic_code",
         )
-        if permit is not None and _code_permit_covers(permit.subject, source):
+        if permit is not None and code_permit_covers(permit.subject, source):
             return self._application_permit(permit, finding)
         return finding
 
@@ -333,7 +306,7 @@ class Rules:
         level = self.policy.process
         if level == "off":
             return None
-        executable, argv = _process_subject(event, args)
+        executable, argv = process_subject(event, args)
         command: str | None
         if event == "os.system":
             command = argv[0] if argv else ""
@@ -354,7 +327,7 @@ class Rules:
             )
         elif level == "all":
             caller = first_frame(frame, _PROCESS_PLUMBING)
-            if caller is not None and _is_interpreter_machinery(caller, self.policy):
+            if caller is not None and is_interpreter_machinery(caller, self.policy):
                 return None
             finding = self._finding(
                 rule="process.spawn",
@@ -369,7 +342,7 @@ class Rules:
         else:
             return None
         if permit is not None and (
-            permit.subject is None or _same_program(permit.subject, executable)
+            permit.subject is None or same_program(permit.subject, executable)
         ):
             return self._application_permit(permit, finding)
         return finding
@@ -378,7 +351,7 @@ class Rules:
         if self.policy.process != "all":
             return None
         caller = first_frame(frame, _PROCESS_PLUMBING)
-        if caller is not None and _is_interpreter_machinery(caller, self.policy):
+        if caller is not None and is_interpreter_machinery(caller, self.policy):
             return None
         finding = self._finding(
             rule="process.spawn",
@@ -477,61 +450,3 @@ class Rules:
             detail=event,
             replacement_key="escape",
         )
-
-
-def _process_subject(event: str, args: tuple[object, ...]) -> tuple[str | None, list[str]]:
-    """(executable, argv) of a process event, whatever its argument layout."""
-    if event == "os.system":
-        return "/bin/sh", _argv(args[0] if args else "")
-    if event == "subprocess.Popen":  # executable, args, cwd, env
-        return _text(args[0]), _argv(args[1] if len(args) > 1 else ())
-    if event == "os.spawn":  # mode, path, args, env
-        return _text(args[1] if len(args) > 1 else None), _argv(args[2] if len(args) > 2 else ())
-    if event == FORK_EXEC_EVENT:  # executable_list, args
-        executables = _argv(args[0] if args else ())
-        return (executables[0] if executables else None), _argv(args[1] if len(args) > 1 else ())
-    # os.exec, os.posix_spawn: path, args, env
-    return _text(args[0] if args else None), _argv(args[1] if len(args) > 1 else ())
-
-
-def _is_interpreter_machinery(frame: FrameType, policy: Policy) -> bool:
-    """multiprocessing / concurrent.futures starting their own workers, or a module the
-    policy trusts."""
-    site = site_of(frame)
-    if site.kind == "stdlib" and site.module.startswith(_IPC_PACKAGES):
-        return True
-    return policy.trust_override(site.module) is True
-
-
-def _pickle_permit_covers(subject: object, module: str, name: str) -> bool:
-    """A pickle permit covers every global (no subject), one ``(module, name)`` pair, or
-    the pairs of a container (the allow-list its holder resolved)."""
-    if subject is None:
-        return True
-    if isinstance(subject, tuple) and len(subject) == 2:
-        return subject == (module, name)
-    if isinstance(subject, Container):
-        try:
-            return (module, name) in subject
-        except TypeError:
-            return False
-    return False
-
-
-def _code_permit_covers(subject: object, source: object, *, derived_ast: bool = False) -> bool:
-    """A dynamic-code permit covers every source (no subject), the same AST or code
-    object, or the same text (the compile event carries source text as UTF-8 bytes).
-
-    With *derived_ast* (safeops' own permits), a permit for a text or tree also covers
-    compiling a syntax tree inside the block: the vetted pipeline parses the text it
-    checked and compiles the tree it transformed (RestrictedPython builds a new one).
-    A tree cannot come straight from attacker data; text is still matched exactly."""
-    if subject is None or subject is source:
-        return True
-    if derived_ast and isinstance(source, ast.AST) and isinstance(subject, (str, bytes, ast.AST)):
-        return True
-    if isinstance(subject, str) and type(source) is bytes:
-        return subject.encode("utf-8", "surrogatepass") == source
-    if isinstance(subject, bytes) and type(source) is bytes:
-        return subject == source
-    return False
