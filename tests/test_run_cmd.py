@@ -426,6 +426,7 @@ def test_policy_objects_are_frozen() -> None:
 
 @pytest.mark.parametrize(
     "env", [{"LANGUAGE": "../../tmp/x"}, {"LANG": "/tmp/locale"}, {"LC_ALL": "a/b"},
+            {"TERM": "../../tmp/terminfo"}, {"COLUMNS": "80x"},
             {"TZ": "../../etc/evil"}, {"TZ": "/etc/evil"}]
 )
 def test_locale_values_must_not_be_paths(env: dict[str, str]) -> None:

@@ -74,8 +74,14 @@ _SANE_LOCALE_VALUE = re.compile(r"[A-Za-z0-9_.@:+-]{0,64}")
 _SANE_TZ_VALUE = re.compile(r"(?!.*\.\.)[A-Za-z0-9_+-][A-Za-z0-9_+,./:-]{0,63}|")
 
 
+_NUMBER = re.compile(r"[0-9]{0,20}")
+#: Value shapes for the always-allowed names (TERM is a terminfo file name, not a path).
+_VALUE_SHAPES = {"TZ": _SANE_TZ_VALUE, "COLUMNS": _NUMBER, "LINES": _NUMBER,
+                 "SOURCE_DATE_EPOCH": _NUMBER}
+
+
 def _sane(name: str, value: str) -> bool:
-    pattern = _SANE_TZ_VALUE if name == "TZ" else _SANE_LOCALE_VALUE
+    pattern = _VALUE_SHAPES.get(name, _SANE_LOCALE_VALUE)
     return pattern.fullmatch(value) is not None
 
 
@@ -197,11 +203,12 @@ def build_environment(
                 variable=name,
                 category=why,
             )
-        if (name in _INHERITED or _LOCALE.fullmatch(name)) and not _sane(name, value):
+        always = name in ALWAYS_ALLOWED or _LOCALE.fullmatch(name)
+        if always and name not in allowed and not _sane(name, value):
             raise UnsafeCommandError(
-                f"refused {name}={quote(value)}: locale and time zone values must be names "
-                "(C.UTF-8, en_US.UTF-8, Europe/Paris), not paths: programs load locale data "
-                "and message catalogs from a path value",
+                f"refused {name}={quote(value)}: locale, time zone and terminal values must "
+                "be names or numbers (C.UTF-8, Europe/Paris, xterm-256color, 80), not paths: "
+                "programs load locale data, message catalogs and terminfo from a path value",
                 rule="environment",
                 variable=name,
             )
