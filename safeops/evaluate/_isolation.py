@@ -72,6 +72,7 @@ class _Worker:
                 start_new_session=True, bufsize=0,
             )
         assert self.process.stdin is not None and self.process.stdout is not None
+        self.last_limits: ExecLimits | None = None
         self.write_fd = self.process.stdin.fileno()
         self.read_fd = self.process.stdout.fileno()
         try:
@@ -241,17 +242,29 @@ if hasattr(os, "register_at_fork"):
 atexit.register(shutdown)
 
 
-def run_isolated(source: str, names: dict[str, Any], limits: ExecLimits) -> dict[str, Any]:
-    """Run *source* in a worker; return its variables or raise the worker's error."""
+def _request(source: str, names: dict[str, Any], limits: ExecLimits, worker: _Worker) -> bytes:
+    # The limits travel only when they differ from the worker's previous request.
+    wire = None if worker.last_limits == limits else limits.to_wire()
     try:
-        request = encode({"source": source, "names": names, "limits": limits.to_wire()})
+        request = encode({"source": source, "names": names, "limits": wire})
     except TransportError as error:
         raise UnsafeExpressionError(
             f"names cannot be carried to the isolated worker: {error}"
         ) from None
+    worker.last_limits = limits
+    return request
+
+
+def run_isolated(source: str, names: dict[str, Any], limits: ExecLimits) -> dict[str, Any]:
+    """Run *source* in a worker; return its variables or raise the worker's error."""
     pool = _current_pool()
     for attempt in range(2):
         worker = pool.acquire()
+        try:
+            request = _request(source, names, limits, worker)
+        except UnsafeExpressionError:
+            pool.release(worker)
+            raise
         try:
             response = worker.call(request, limits)
         except EvaluationError as error:

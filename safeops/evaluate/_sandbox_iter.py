@@ -66,6 +66,8 @@ def bounded(budget: Budget, value: Any, what: str) -> Any:
     if is_material(value, budget) or not hasattr(value, "__iter__"):
         return value  # non-iterables are left for the callee to refuse
     limit = budget.limits.max_size
+    if type(value) is range:  # not material: longer than max_size, known without iterating
+        budget.too_big(what, limit + 1)
     items: list[Any] = []
     for item in ticking(budget, value):
         items.append(item)

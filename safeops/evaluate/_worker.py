@@ -77,10 +77,13 @@ class _ProcessLimits:
 
 
 _process_limits: _ProcessLimits | None = None
+#: The limits of the previous request: the host omits them when they are unchanged.
+_last_limits: Any = None
 
 
 def handle(request: Any) -> tuple[dict[str, Any], bool]:
     """Run one request; return the response and whether this worker must exit after."""
+    global _process_limits, _last_limits  # noqa: PLW0603 - per worker process
     from safeops.errors import EvaluatedCodeError, SafeOpsError
     from safeops.evaluate._exec_transport import can_carry
     from safeops.evaluate._sandbox import compile_program, run_program
@@ -88,14 +91,15 @@ def handle(request: Any) -> tuple[dict[str, Any], bool]:
     try:
         if not isinstance(request, dict):
             raise TypeError("request must be a map")
-        limits = _limits(request.get("limits"))
+        wire = request.get("limits")
+        limits = _last_limits if wire is None and _last_limits is not None else _limits(wire)
         source = request.get("source")
         names = request.get("names")
         if not isinstance(names, dict):
             raise TypeError("names must be a map")
     except (SafeOpsError, TypeError, ValueError) as error:
         return _error("EvaluationError", f"malformed request: {error}"), True
-    global _process_limits  # noqa: PLW0603 - one per worker process, made on first use
+    _last_limits = limits
     if _process_limits is None:
         _process_limits = _ProcessLimits()
     _process_limits.apply(limits)
@@ -136,13 +140,12 @@ def _limits(wire: object) -> Any:
     return limits
 
 
-def _result_limit(request: Any) -> int:
+def _result_limit() -> int:
     from safeops.evaluate._exec_limits import DEFAULT_EXEC_LIMITS
 
-    try:
-        return int(request["limits"]["max_result_bytes"])
-    except (TypeError, KeyError, ValueError):
+    if _last_limits is None:
         return DEFAULT_EXEC_LIMITS.max_result_bytes
+    return int(_last_limits.max_result_bytes)
 
 
 def _error(kind: str, message: str, limit: object = None) -> dict[str, Any]:
@@ -192,7 +195,7 @@ def main() -> int:
             data = encode(response)
         except TransportError as error:
             data = encode(_error("EvaluationError", f"result cannot be returned: {error}"))
-        limit = _result_limit(request)
+        limit = _result_limit()
         if len(data) > limit:
             data = encode(_error(
                 "EvaluationLimitError",
