@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import datetime
 import decimal
@@ -19,6 +20,7 @@ import pytest
 
 from safeops import serialize
 from safeops.errors import DecodeError
+from safeops.serialize import legacy
 from safeops.serialize.legacy import _cmd_convert
 from safeops.serialize.legacy._convert import TEMP_MARKER, atomic_write, convert_file
 
@@ -216,14 +218,51 @@ def test_directory_mode_exits_0_when_everything_converts(tmp_path: Path) -> None
 def test_value_without_a_serialize_form_is_an_error_not_a_crash(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An allowed type serialize cannot store (OrderedDict) is reported, exit 1."""
-    import collections
-
-    source = tmp_path / "od.pkl"
-    source.write_bytes(pickle.dumps(collections.OrderedDict(a=1)))
-    assert _convert(str(source), str(tmp_path / "od.json")) == 1
+    """A loadable value serialize cannot store (a class as a value) is reported, exit 1."""
+    source = tmp_path / "cls.pkl"
+    source.write_bytes(pickle.dumps({"type": int}))
+    assert _convert(str(source), str(tmp_path / "cls.json")) == 1
     assert "could not convert" in capsys.readouterr().err
-    assert not (tmp_path / "od.json").exists()
+    assert not (tmp_path / "cls.json").exists()
+
+
+@pytest.mark.parametrize("format", ["json", "msgpack"])
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_allow_listed_collections_convert_losslessly(
+    tmp_path: Path, format: str, protocol: int
+) -> None:
+    """OrderedDict, deque, Counter, defaultdict, ChainMap, slice, Ellipsis round-trip."""
+    legacy.register_stdlib_types()
+    values: list[Any] = [
+        collections.OrderedDict([("b", 1), ("a", [2])]),
+        collections.deque([1, "x"], maxlen=5),
+        collections.deque(),
+        collections.Counter("abracadabra"),
+        collections.defaultdict(list, {1: [2], "k": []}),
+        collections.defaultdict(None, {"n": 1}),
+        collections.ChainMap({"a": 1}, {"b": 2}),
+        slice(1, None, -1),
+        Ellipsis,
+        NotImplemented,
+    ]
+    for index, value in enumerate(values):
+        source, target = tmp_path / f"{index}.pkl", tmp_path / f"{index}.out"
+        source.write_bytes(pickle.dumps(value, protocol))
+        assert _convert(str(source), str(target), "--format", format) == 0
+        loaded = serialize.loads(target.read_bytes(), format=format)
+        assert type(loaded) is type(value) and loaded == value, (value, loaded)
+        if isinstance(value, collections.defaultdict):
+            assert loaded.default_factory is value.default_factory
+        if isinstance(value, collections.deque):
+            assert loaded.maxlen == value.maxlen
+
+
+def test_converted_collection_data_cannot_name_a_factory_outside_the_table() -> None:
+    """A defaultdict document naming another factory is refused, nothing is resolved."""
+    legacy.register_stdlib_types()
+    forged = b'{"$obj:collections.defaultdict":{"factory":"os.system","items":[]}}'
+    with pytest.raises(DecodeError):
+        serialize.loads(forged)
 
 
 def test_unreadable_key_file_is_a_usage_error(tmp_path: Path) -> None:

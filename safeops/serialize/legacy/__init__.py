@@ -6,6 +6,8 @@
   would make, without running any of it.
 - :func:`convert_file` / :func:`convert_tree`: legacy pickle files to
   ``safeops.serialize`` documents, written atomically (what ``safeops convert`` runs).
+- :func:`register_stdlib_types`: ``safeops.serialize`` forms for the allow-listed
+  collections types it has no tag for (``convert`` uses them; readers call it too).
 - :data:`SAFE_GLOBALS` / :func:`is_safe_global`: the default allow-list, shared with
   ``safeops.enforce``.
 
@@ -22,6 +24,7 @@ from safeops.serialize.legacy._allowlist import SAFE_GLOBALS, is_safe_global
 if TYPE_CHECKING:
     from safeops.serialize.legacy._convert import ConvertSummary, convert_file, convert_tree
     from safeops.serialize.legacy._inspect import Finding, InspectReport, inspect
+    from safeops.serialize.legacy._stdlib_types import register_stdlib_types
     from safeops.serialize.legacy._unpickler import load, loads
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "is_safe_global",
     "load",
     "loads",
+    "register_stdlib_types",
 ]
 
 # The allow-list is imported eagerly: safeops.enforce reads it from its audit hook and
@@ -49,6 +53,7 @@ _LAZY = {
     "inspect": "_inspect",
     "load": "_unpickler",
     "loads": "_unpickler",
+    "register_stdlib_types": "_stdlib_types",
 }
 
 

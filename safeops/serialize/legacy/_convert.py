@@ -22,6 +22,7 @@ from typing import Literal
 from safeops.errors import DecodeError, SafeOpsError
 from safeops.serialize import DEFAULT_LIMITS, Limits, dumps
 from safeops.serialize.legacy._policy import AllowEntry
+from safeops.serialize.legacy._stdlib_types import register_stdlib_types
 from safeops.serialize.legacy._unpickler import loads
 
 __all__ = [
@@ -49,11 +50,15 @@ def convert_file(
 ) -> None:
     """Read the legacy pickle *source* with ``legacy.load`` and write it to *target*.
 
-    Raises :class:`~safeops.errors.DecodeError` when the pickle is refused,
+    The allow-listed stdlib types that ``safeops.serialize`` has no tag for
+    (``OrderedDict``, ``deque``, ``Counter``, ``defaultdict``, ``ChainMap``, ``slice``,
+    ``Ellipsis``) are written through :func:`register_stdlib_types`; a program reading
+    the output calls it too. Raises :class:`~safeops.errors.DecodeError` when the pickle is refused,
     :class:`~safeops.errors.EncodeError` when a value has no ``safeops.serialize`` form
     (register its class first), :class:`OSError` for I/O problems. *target* is never
     left partially written. Refuses to write over *source* itself.
     """
+    register_stdlib_types()  # OrderedDict, deque, ... (readers call it too)
     source, target = Path(source), Path(target)
     if target.exists() and source.exists() and os.path.samefile(source, target):
         raise DecodeError("convert would overwrite its input; choose another output path")
