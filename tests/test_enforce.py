@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import safeops
 from safeops import _permits
-from safeops.enforce import Policy, load_policy
+from safeops.enforce import Policy, _attribution, load_policy
 from safeops.enforce._attribution import attribute
 from safeops.enforce._policy import LEVELS, PROCESS_LEVELS, policy_from_mapping
 from safeops.enforce._report import Reporter
@@ -239,6 +239,32 @@ def test_trusted_pattern_trusts_application_code() -> None:
     """A policy pattern can trust an application module."""
     verdict = attribute(sys._getframe(), b"x = 1", Policy(trusted=(__name__,)), names=COMPILE_NAMES)
     assert verdict.trusted is True
+
+
+def _hands_on(argument: str, source: str) -> bool:
+    """Whether a function receiving *argument* counts as handing *source* on."""
+
+    def runner(value: str) -> object:
+        frame = sys._getframe()
+        values = _attribution._arguments(frame)
+        return _attribution._received(frame, values, source.encode(), source)
+
+    return runner(argument) is not _attribution._MISSING
+
+
+printable = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
+
+
+@given(printable)
+def test_an_argument_equal_to_the_source_is_always_handed_on(text: str) -> None:
+    """A function that received exactly the compiled text is never its author."""
+    assert _hands_on(text, text)
+
+
+@given(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True), printable)
+def test_a_bare_name_inside_larger_source_is_not_handed_on(name: str, rest: str) -> None:
+    """Identifiers (field names, type names) a generator embeds do not shift the blame."""
+    assert not _hands_on(name, f"{name} = ({rest!r})")
 
 
 # --- the installed hook (fresh interpreters) -------------------------------------------------
