@@ -21,7 +21,7 @@ from safeops.errors import (
 from safeops.evaluate import ExecLimits, _isolation, safe_exec
 
 #: Short clocks keep the suite fast; every other budget is the default.
-FAST = ExecLimits(cpu_time=0.2, wall_time=1.5)
+FAST = ExecLimits(cpu_time=0.1, wall_time=0.6)
 MODES = [pytest.param(True, id="isolated"), pytest.param(False, id="in_process")]
 
 

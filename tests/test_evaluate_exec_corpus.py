@@ -27,7 +27,7 @@ from safeops.evaluate import ExecLimits, _isolation, safe_exec
 
 VECTORS = Path(__file__).parent / "vectors" / "eval" / "exec"
 #: The defaults, with the clocks shortened so the whole corpus runs in seconds.
-FAST = ExecLimits(cpu_time=0.2, wall_time=1.5)
+FAST = ExecLimits(cpu_time=0.1, wall_time=0.6)
 #: Audit events that would mean the program got out (process, file, native code).
 ESCAPE_EVENTS = ("os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
                  "subprocess.Popen", "open", "ctypes", "socket", "os.remove", "shutil")
