@@ -451,3 +451,11 @@ def test_ordinary_locale_values_pass() -> None:
     """Zone names with a slash and LANGUAGE lists pass."""
     result = run_cmd(["env"], env={"TZ": "Europe/Paris", "LANGUAGE": "en:fr"})
     assert {"TZ=Europe/Paris", "LANGUAGE=en:fr"} <= set(result.stdout.splitlines())
+
+
+def test_result_check_returncode_raises_for_failures() -> None:
+    """CommandResult.check_returncode mirrors CompletedProcess.check_returncode."""
+    result = run_cmd(["false"], check=False)
+    with pytest.raises(CommandFailedError):
+        result.check_returncode()
+    run_cmd(["true"]).check_returncode()

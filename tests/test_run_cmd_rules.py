@@ -307,3 +307,22 @@ def test_check_words_rejects_non_text() -> None:
     """Numbers and other objects are refused as arguments."""
     with pytest.raises(UnsafeCommandError):
         check_words(["ls", 3], "argv")
+
+
+_wrappers = st.lists(
+    st.sampled_from([["timeout", "5"], ["nice", "-n", "2"], ["nohup"], ["stdbuf", "-oL"],
+                     ["env", "LANG=C"], ["ionice", "-c", "3"], ["taskset", "1"]]),
+    min_size=1, max_size=5,
+)
+_code = st.sampled_from([["sh", "-c", "x"], ["bash", "-lc", "x"], ["perl", "-e", "1"],
+                         ["xargs", "echo"], ["setsid", "true"], ["busybox", "sh"]])
+
+
+@given(_wrappers, _code)
+def test_wrapper_chains_never_hide_code_runners(chain: list[list[str]], code: list[str]) -> None:
+    """However many wrappers come first, a shell/interpreter/executor at the end is refused."""
+    argv = [word for link in chain for word in link] + code
+    if any(shutil.which(word[0]) is None for word in [*chain, code]):
+        return
+    with pytest.raises(UnsafeCommandError):
+        _prepare(argv)
