@@ -343,3 +343,42 @@ def test_every_refusal_is_a_safeops_error() -> None:
         safe_eval("__import__('os')")
     with pytest.raises(ValueError):
         safe_eval("__import__('os')")
+
+
+def test_long_operator_chain_is_a_limit_error() -> None:
+    """A long unbracketed chain (deep AST) is refused by the iterative tree check."""
+    with pytest.raises(EvaluationLimitError, match="tree depth"):
+        compile_expr("+".join(["x"] * 1000), names=["x"])
+
+
+def test_variable_shadowing_a_builtin_is_refused() -> None:
+    """A variable named like an allowed builtin (max, range) is refused."""
+    with pytest.raises(UnsafeExpressionError, match="shadow"):
+        compile_expr("max", names=["max"])
+
+
+def test_function_shadowing_a_builtin_is_refused() -> None:
+    """A host function named like an allowed builtin is refused."""
+    with pytest.raises(UnsafeExpressionError, match="shadow"):
+        compile_expr("range(3)", functions={"range": lambda n: n})
+
+
+def test_file_opening_helper_is_refused() -> None:
+    """codecs.open is refused as a host function (it opens files)."""
+    import codecs
+
+    with pytest.raises(UnsafeExpressionError, match="module"):
+        compile_expr("f('x')", functions={"f": codecs.open})
+
+
+def test_big_int_division_in_a_comprehension_is_charged() -> None:
+    """Quadratic big-int work repeated by a comprehension runs out of budget."""
+    with pytest.raises(EvaluationLimitError):
+        safe_eval("[x // y for _ in range(10**5)]", {"x": 2**60000, "y": 3**20000})
+
+
+def test_decode_accepts_only_preloaded_codecs() -> None:
+    """bytes.decode works for utf-8 and refuses codecs that would be imported by name."""
+    assert safe_eval("b.decode('utf-8')", {"b": b"hi"}) == "hi"
+    with pytest.raises(UnsafeExpressionError):
+        safe_eval("b.decode('idna')", {"b": b"hi"})

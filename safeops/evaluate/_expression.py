@@ -33,7 +33,7 @@ from safeops.errors import (
     quote,
 )
 from safeops.evaluate._guards import GUARD_NAMES, make_guards
-from safeops.evaluate._limits import ExpressionLimits, check_source
+from safeops.evaluate._limits import ExpressionLimits, check_source, check_tree
 from safeops.evaluate._policy import SCALAR_TYPES, vet_function, vet_value
 from safeops.evaluate._rewrite import SAFE_BUILTINS, Rewriter
 
@@ -59,6 +59,12 @@ def _check_identifier(name: object, what: str) -> str:
         )
     if name.startswith("_"):
         raise UnsafeExpressionError(f"{what} name {name!r} starts with '_', which is refused")
+    if name in SAFE_BUILTINS:
+        # A shadowed builtin would change what the checks assume about a call
+        # (max() returns a number, range() is bounded): pick another name instead.
+        raise UnsafeExpressionError(
+            f"{what} name {name!r} would shadow the allowed builtin; use another name"
+        )
     return name
 
 
@@ -146,12 +152,6 @@ def compile_expr(
         _check_identifier(name, "function")
         if name in variables:
             raise UnsafeExpressionError(f"{name!r} is declared both as a variable and a function")
-        if name in SAFE_BUILTINS:
-            # A shadowed builtin would change what the checks assume about a call
-            # (max() returns a number, range() is bounded): pick another name instead.
-            raise UnsafeExpressionError(
-                f"function name {name!r} would shadow the allowed builtin; use another name"
-            )
         vet_function(name, function, unsafe_allow_any=unsafe_allow_any_function)
     check_source(source, limits)
     tree = _parse(source, limits)
@@ -188,14 +188,7 @@ def _parse(source: str, limits: ExpressionLimits) -> ast.Expression:
         raise EvaluationLimitError(
             "expression too deeply nested to parse", limit="max_depth"
         ) from None
-    nodes = sum(1 for _ in ast.walk(tree))
-    if nodes > limits.max_nodes:
-        raise EvaluationLimitError(
-            f"expression has {nodes} syntax nodes; the limit is {limits.max_nodes}",
-            limit="max_nodes",
-            maximum=limits.max_nodes,
-            actual=nodes,
-        )
+    check_tree(tree, limits)
     return tree
 
 

@@ -10,11 +10,12 @@ what the parser will nest for ordinary (non f-string) code.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, fields
 
 from safeops.errors import ConfigurationError, EvaluationLimitError
 
-__all__ = ["ExpressionLimits", "check_source"]
+__all__ = ["ExpressionLimits", "check_source", "check_tree"]
 
 
 @dataclass(frozen=True)
@@ -157,3 +158,21 @@ def _number_end(source: str, start: int) -> int:
         else:
             break
     return index
+
+
+def check_tree(tree: ast.AST, limits: ExpressionLimits) -> None:
+    """Raise :class:`EvaluationLimitError` if the parsed *tree* has more than ``max_nodes``
+    nodes or is nested deeper than ``4 * max_depth`` (operator chains such as
+    ``1+1+...+1`` nest the AST without brackets). Iterative: safe on any depth, so the
+    recursive passes that follow (and CPython's compiler) never see a deep tree."""
+    max_tree_depth = 4 * limits.max_depth
+    nodes = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > limits.max_nodes:
+            raise _limit_error("number of syntax nodes", limits.max_nodes, nodes)
+        if depth > max_tree_depth:
+            raise _limit_error("syntax tree depth", max_tree_depth, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))

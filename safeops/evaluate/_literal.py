@@ -16,7 +16,7 @@ import ast
 
 from safeops._permits import granted
 from safeops.errors import EvaluationLimitError, UnsafeExpressionError, quote
-from safeops.evaluate._limits import ExpressionLimits, check_source
+from safeops.evaluate._limits import ExpressionLimits, check_source, check_tree
 
 __all__ = ["literal_eval"]
 
@@ -37,12 +37,7 @@ def literal_eval(source: str, limits: ExpressionLimits | None = None) -> object:
         # has been measured and nothing but literal nodes will be evaluated).
         with granted("dynamic_code", reason="safe_eval literal: parse only", subject=source):
             tree = ast.parse(source.lstrip(" \t"), mode="eval")
-        if _count_nodes(tree) > limits.max_nodes:
-            raise EvaluationLimitError(
-                f"literal has more than {limits.max_nodes} syntax nodes",
-                limit="max_nodes",
-                maximum=limits.max_nodes,
-            )
+        check_tree(tree, limits)
         return ast.literal_eval(tree)
     except (RecursionError, MemoryError) as error:
         raise EvaluationLimitError(
@@ -57,9 +52,3 @@ def literal_eval(source: str, limits: ExpressionLimits | None = None) -> object:
             argument="source",
         ) from None
 
-
-def _count_nodes(tree: ast.AST) -> int:
-    count = 0
-    for _node in ast.walk(tree):
-        count += 1
-    return count

@@ -107,6 +107,11 @@ _DANGEROUS_MODULES = frozenset(
         "asyncio", "pdb", "bdb", "traceback", "linecache", "string", "_string", "weakref",
         "_weakref", "copyreg", "copy", "tempfile", "webbrowser", "platform", "ast", "dis",
         "atexit", "faulthandler", "tracemalloc", "resource", "fcntl", "mmap", "select",
+        "codecs", "_codecs", "glob", "fileinput", "zipfile", "tarfile", "sqlite3", "urllib",
+        "http", "ftplib", "smtplib", "imaplib", "poplib", "xmlrpc", "dbm", "pydoc", "site",
+        "sysconfig", "zipimport", "pkgutil", "posixpath", "ntpath", "genericpath", "stat",
+        "pwd", "grp", "getpass", "sched", "concurrent", "contextvars", "_contextvars",
+        "safeops",
     }
 )  # fmt: skip
 _SAFE_BUILTIN_FUNCTIONS = frozenset(
