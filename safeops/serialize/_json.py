@@ -169,7 +169,8 @@ def encode_json(obj: Any, limits: Limits) -> bytes:
 
 def may_have_tags(data: bytes) -> bool:
     """False only if no object key in *data* can start with ``$`` (so no walk is needed)."""
-    return b"$" in data or b"\\u0024" in data
+    # memchr for "$" and "\\" first: a 6-byte search for the escape costs ~0.5 ns/byte.
+    return b"$" in data or (b"\\" in data and b"\\u0024" in data)
 
 
 @lru_cache(maxsize=64)
