@@ -513,6 +513,30 @@ def test_marshal_of_the_import_system_is_trusted(tmp_path: Path) -> None:
     assert out == 7
 
 
+def test_attribution_runs_no_user_getattr(tmp_path: Path) -> None:
+    """A module global whose __getattr__ raises does not break the frame walk."""
+    out = run_python(
+        """
+        import json, sys, safeops
+
+        class Proxy:
+            def __getattr__(self, name):
+                raise RuntimeError("outside of an application context")
+
+        proxy = Proxy()
+
+        def run(text, mode="eval"):
+            return eval(text)
+
+        handle = safeops.enforce("log")
+        print(json.dumps([run(sys.argv[1]), [r["rule"] for r in handle.records()]]))
+        """,
+        tmp_path,
+        "6 * 7",
+    )
+    assert out == [42, ["dynamic_code.compile", "dynamic_code.exec"]]
+
+
 def test_strict_policy_logs_escape_hatches(tmp_path: Path) -> None:
     """Under the strict preset, replacing a function's __code__ is logged."""
     out = run_python(

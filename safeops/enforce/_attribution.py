@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import marshal
 import os
 import sys
 from dataclasses import dataclass
-from types import FrameType
+from types import FrameType, FunctionType
 from typing import Final
 
 from safeops.enforce._policy import Policy
@@ -270,19 +271,21 @@ def _received(frame: FrameType, values: list[object], source: object, text: str 
 
 def _is_own_default(frame: FrameType, value: object) -> bool:
     """True if *value* is a default of the function running in *frame* (found among the
-    functions and class methods of its module)."""
+    plain functions and class methods of its module). Only ``FunctionType`` objects are
+    inspected, so no user ``__getattr__`` runs inside the hook."""
     code = frame.f_code
-    candidates: list[object] = []
     for item in list(frame.f_globals.values()):
-        if isinstance(item, type):
-            candidates.extend(vars(item).values())
-        else:
-            candidates.append(item)
-    for candidate in candidates:
-        if getattr(candidate, "__code__", None) is code:
-            defaults = tuple(getattr(candidate, "__defaults__", None) or ())
-            keyword_defaults = getattr(candidate, "__kwdefaults__", None) or {}
-            return any(d is value for d in (*defaults, *keyword_defaults.values()))
+        members = list(vars(item).values()) if isinstance(item, type) else [item]
+        for member in members:
+            function = (
+                member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
+            )
+            if isinstance(function, FunctionType) and function.__code__ is code:
+                defaults = (
+                    *(function.__defaults__ or ()),
+                    *(function.__kwdefaults__ or {}).values(),
+                )
+                return any(default is value for default in defaults)
     return False
 
 
@@ -291,8 +294,11 @@ def _holds_code_runner(frame: FrameType, values: list[object]) -> bool:
     (directly or as a ``functools.partial``): a callback runner."""
     candidates = list(values)
     if values:
-        state = getattr(values[0], "__dict__", None)
-        if isinstance(state, dict):
+        try:  # object.__getattribute__: a class's own __getattr__ must not run here
+            state = object.__getattribute__(values[0], "__dict__")
+        except (AttributeError, TypeError):
+            state = None
+        if type(state) is dict:
             for item in state.values():
                 candidates.append(item)
                 if type(item) is tuple:
@@ -300,8 +306,7 @@ def _holds_code_runner(frame: FrameType, values: list[object]) -> bool:
     for item in candidates:
         if id(item) in _CODE_RUNNERS:
             return True
-        inner = getattr(item, "func", None) if type(item).__name__ == "partial" else None
-        if inner is not None and id(inner) in _CODE_RUNNERS:
+        if isinstance(item, functools.partial) and id(item.func) in _CODE_RUNNERS:
             return True
     return False
 
