@@ -117,8 +117,12 @@ def check_git(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -
 
 # --- ssh family ---------------------------------------------------------------------
 
+#: ssh_config keys that run a local command, load a library, read another config file or
+#: share connections. ProxyJump is an implicit ``ProxyCommand ssh -W ... HOST`` run by
+#: ``/bin/sh -c`` with the jump host pasted in (backticks and $IFS survive ssh's check).
+
 _SSH_CODE_KEYS = frozenset(
-    {"proxycommand", "localcommand", "permitlocalcommand", "knownhostscommand",
+    {"proxycommand", "proxyjump", "localcommand", "permitlocalcommand", "knownhostscommand",
      "pkcs11provider", "securitykeyprovider", "xauthlocation", "include", "match",
      "proxyusefdpass", "remotecommand", "controlpath", "controlmaster", "identityagent",
      "sshaskpass", "canonicalizehostname"}

@@ -164,28 +164,29 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         _set("ssh"),
-        "ssh runs local commands from -o ProxyCommand/LocalCommand/KnownHostsCommand, "
-        "loads libraries (-I, PKCS11Provider) and reads config files (-F)",
+        "ssh runs local commands from -o ProxyCommand/LocalCommand/KnownHostsCommand and "
+        "-J/ProxyJump (an implicit ProxyCommand run by /bin/sh -c), loads libraries "
+        "(-I, PKCS11Provider) and reads config files (-F)",
         _SSH,
-        code_options=_set("-F", "-I", "-S", "-M"),
+        code_options=_set("-F", "-I", "-S", "-M", "-J"),
         file_options=_set("-E", "-i", "-F"),
         dash_args=True,
         check=check_ssh,
     ),
     Rule(
         _set("scp"),
-        "scp runs the program named by -S and passes -o/-F to ssh",
+        "scp runs the program named by -S and passes -o/-F/-J to ssh",
         _SCP,
-        code_options=_set("-S", "-F"),
+        code_options=_set("-S", "-F", "-J"),
         file_options=_set("-i"),
         dash_args=True,
         check=check_ssh,
     ),
     Rule(
         _set("sftp"),
-        "sftp runs the programs named by -S and -D and passes -o/-F to ssh",
+        "sftp runs the programs named by -S and -D and passes -o/-F/-J to ssh",
         _SFTP,
-        code_options=_set("-S", "-D", "-F", "-b", "-s"),
+        code_options=_set("-S", "-D", "-F", "-b", "-s", "-J"),
         file_options=_set("-i"),
         dash_args=True,
         check=check_ssh,

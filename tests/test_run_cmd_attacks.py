@@ -1,0 +1,66 @@
+"""Regressions for the attack review of run_cmd (/work/notes/attacks/run_cmd.md).
+
+Each test pins one refused spelling or one hardening found missing by the attacker;
+the end-to-end proofs with real programs and marker files are in
+tests/vectors/cmd/corpus.json.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from safeops.command._runner import Prepared, prepare
+from safeops.errors import UnsafeCommandError
+
+
+def _prepared(argv: list[str], args: list[str] = (), **kwargs: object) -> Prepared:  # type: ignore[assignment]
+    options: dict[str, object] = {
+        "args": list(args), "allow": None, "timeout": 10.0, "cwd": None, "env": None,
+        "input": None, "max_output": 1000, "unsafe_env": (),
+    }
+    options.update(kwargs)
+    return prepare(argv, **options)  # type: ignore[arg-type]
+
+
+def _refused(argv: list[str], args: list[str] = (), **kwargs: object) -> str:  # type: ignore[assignment]
+    with pytest.raises(UnsafeCommandError) as caught:
+        _prepared(argv, args, **kwargs)
+    return str(caught.value.context["rule"])
+
+
+def _need(program: str) -> None:
+    if shutil.which(program) is None:
+        pytest.skip(f"{program} not installed")
+
+
+# --- F0: ssh -J / ProxyJump -----------------------------------------------------------
+
+SSH_JUMP = [
+    ["ssh", "-Jx`touch$IFS'm'`", "h", "true"],
+    ["ssh", "-J", "x`id`", "h"],
+    ["ssh", "-vJ", "x", "h"],
+    ["ssh", "-oProxyJump=x", "h"],
+    ["ssh", "-oproxyjump x", "h"],
+    ["ssh", "-o", "ProxyJump=x", "h"],
+    ["ssh", "-o", "PROXYJUMP x", "h"],
+    ["ssh", "-o", " proxyJump = x", "h"],
+    ["scp", "-Jx", "a", "h:b"],
+    ["scp", "-oProxyJump=x", "a", "h:b"],
+    ["sftp", "-J", "x", "h"],
+    ["sftp", "-oproxyjump=x", "h"],
+]
+
+
+@pytest.mark.parametrize("argv", SSH_JUMP, ids=" ".join)
+def test_ssh_jump_host_is_refused(argv: list[str]) -> None:
+    """ssh/scp/sftp -J and ProxyJump (an implicit sh -c ProxyCommand) are refused."""
+    _need(argv[0])
+    assert _refused(argv)
+
+
+def test_ssh_jump_host_from_args_is_refused() -> None:
+    """A -J word in args is refused as an option-like argument."""
+    _need("ssh")
+    assert _refused(["ssh"], ["-Jx`id`", "h"]) == "option-like-arg"
