@@ -7,12 +7,14 @@ Compares native eval (precompiled code object: the floor; and of the string), si
 RestrictedPython (compile once), safeops compile_expr, safeops safe_eval of the string each
 time, and safe_exec(isolated=True) per-call overhead. Missing optional packages are
 reported as "not installed" (pip install -e '.[bench]'). Times are the best of
---repeat runs (the machine is shared and noisy); ratios are against native precompiled.
+--repeat round-robin runs with the garbage collector paused while timing (the machine is
+shared and noisy); ratios are against native precompiled.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import platform
 import random
 import sys
@@ -42,13 +44,23 @@ def _values() -> list[tuple[Any, Any, Any]]:
     return values
 
 
-def _best(run: Callable[[], None], repeat: int) -> float:
-    best = float("inf")
+def _best_of(runs: dict[str, Callable[[], None]], repeat: int) -> dict[str, float]:
+    """Best time per evaluation of each candidate. Candidates are timed round-robin (a
+    burst of load on this shared machine hits all of them alike) with the garbage
+    collector paused during each timing, as timeit does."""
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best / COUNT
+        for name, run in runs.items():
+            gc.collect()
+            gc.disable()
+            try:
+                start = time.perf_counter()
+                run()
+                elapsed = time.perf_counter() - start
+            finally:
+                gc.enable()
+            best[name] = min(best[name], elapsed)
+    return {name: seconds / COUNT for name, seconds in best.items()}
 
 
 def _candidates(values: list[tuple[Any, Any, Any]]) -> dict[str, Callable[[], None] | str]:
@@ -159,9 +171,11 @@ def main() -> int:
     values = _values()
     print(f"Python {sys.version.split()[0]} on {platform.platform()} ({platform.machine()})")
     print(f"{COUNT} evaluations of {SOURCE!r}, best of {args.repeat}\n")
-    results: dict[str, float | str] = {}
-    for name, run in _candidates(values).items():
-        results[name] = run if isinstance(run, str) else _best(run, args.repeat)
+    candidates = _candidates(values)
+    timed = _best_of({k: v for k, v in candidates.items() if not isinstance(v, str)}, args.repeat)
+    results: dict[str, float | str] = {
+        name: run if isinstance(run, str) else timed[name] for name, run in candidates.items()
+    }
     floor = results["native eval (precompiled)"]
     assert isinstance(floor, float)
     print(f"{'candidate':40} {'us/eval':>9} {'x native':>9}  target")
