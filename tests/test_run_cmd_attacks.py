@@ -64,3 +64,41 @@ def test_ssh_jump_host_from_args_is_refused() -> None:
     """A -J word in args is refused as an option-like argument."""
     _need("ssh")
     assert _refused(["ssh"], ["-Jx`id`", "h"]) == "option-like-arg"
+
+
+# --- F0b: openssl URIs ------------------------------------------------------------------
+
+OPENSSL_URIS = [
+    (["openssl", "verify", "-CAfile", "/ca.pem"], ["org.openssl.engine:/up/cert.pem:k"]),
+    (["openssl", "verify", "-CAfile", "/ca.pem"], ["ORG.OpenSSL.Engine:/up/cert.pem:k"]),
+    (["openssl", "x509", "-noout", "-in", "org.openssl.engine:/x:k"], []),
+    (["openssl", "pkey", "-in", "file:/etc/x", "-noout"], []),
+    (["openssl", "x509", "-in", "foo:/x"], []),
+    (["openssl", "verify", "-CAfile", "org.openssl.engine:/x:k", "/c.pem"], []),
+    (["openssl", "req", "-new", "-newkey", "rsa:org.openssl.engine:/x:k"], []),
+    (["openssl", "pkey", "-passin", "org.openssl.engine:/x:k", "-in", "/k"], []),
+    (["openssl", "verify"], ["scheme:whatever"]),
+]
+
+
+@pytest.mark.parametrize(("argv", "args"), OPENSSL_URIS, ids=" ".join)
+def test_openssl_uri_arguments_are_refused(argv: list[str], args: list[str]) -> None:
+    """openssl arguments with a URI scheme (org.openssl.engine: loads a library) are refused."""
+    _need("openssl")
+    assert _refused(argv, args) == "openssl-uri"
+
+
+OPENSSL_ALLOWED = [
+    ["openssl", "req", "-new", "-newkey", "rsa:2048", "-passout", "pass:x", "-subj", "/CN=x"],
+    ["openssl", "s_client", "-connect", "localhost:443"],
+    ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+    ["openssl", "x509", "-noout", "-in", "/etc/ssl/cert.pem"],
+    ["openssl", "verify", "-CAfile", "./ca.pem", "c.pem"],
+]
+
+
+@pytest.mark.parametrize("argv", OPENSSL_ALLOWED, ids=" ".join)
+def test_openssl_plain_paths_and_colon_values_are_allowed(argv: list[str]) -> None:
+    """Plain paths, host:port, pass:x and key:value option values still work."""
+    _need("openssl")
+    assert _prepared(argv).argv[1:] == tuple(argv[1:])

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GIT_SUB",
+    "OPENSSL_COLON_OPTIONS",
     "check_awk",
     "check_curl",
     "check_git",
@@ -184,11 +185,49 @@ def check_sed(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -
     _program_text_in_argv(program, parsed, ("-e", "-f", "--expression", "--file"))
 
 
+#: openssl options whose values use NAME:VALUE syntax that is not a URI (password
+#: sources, -pkeyopt key:value, host:port, -newkey ALG:BITS). They are still searched for
+#: the engine scheme below. Kept in the rule's long_with_value so the value is attached.
+OPENSSL_COLON_OPTIONS = frozenset(
+    {"passin", "passout", "pass", "kdfopt", "macopt", "pkeyopt", "sigopt", "vfyopt",
+     "skeyopt", "connect", "host", "proxy", "accept", "newkey", "addext", "servername",
+     "verify_hostname", "verify_ip", "verify_email", "dane_tlsa_rrdata", "nameopt",
+     "certopt", "reqopt", "opt", "alpn", "nextprotoneg", "subj"}
+)
+_ENGINE_URI = "org.openssl.engine:"
+
+
+def _openssl_uri(text: str) -> bool:
+    return _SCHEME.match(text) is not None
+
+
 def check_openssl(program: str, parsed: Scan, rule: Rule, allowed: frozenset[str]) -> None:
+    """openssl 3 reads every key/certificate/file argument as an OSSL_STORE URI, and
+    ``org.openssl.engine:/abs/file:key`` dlopen()s that file as an engine: refuse the
+    engine scheme anywhere, and any ``scheme:`` prefix (before the first ``/``) on
+    operands and option values, from argv and args alike. Plain paths only."""
     if parsed.subcommand == "engine":
         raise refuse(program, "openssl-engine", "openssl engine",
                      "it loads engine shared libraries named in its arguments",
                      "Run it without run_cmd if you really mean it")
+    texts: list[str] = [word.text for word in parsed.operands]
+    for occurrence in parsed.options:
+        texts.append(occurrence.word.text)
+        value = occurrence.value
+        if value is None:
+            continue
+        if occurrence.name.lstrip("-") in OPENSSL_COLON_OPTIONS:
+            texts.append(value.partition(":")[2] if occurrence.name.lstrip("-") == "newkey"
+                         else "")
+            texts.append(value if _ENGINE_URI in value.lower() else "")
+        else:
+            texts.append(value)
+    for text in texts:
+        if _ENGINE_URI in text.lower() or _openssl_uri(text):
+            raise refuse(program, "openssl-uri", f"the URI {quote(text)}",
+                         "openssl loads key, certificate and file arguments through URI "
+                         "loaders; org.openssl.engine: loads any file as an engine library",
+                         "Pass plain file paths (./name or an absolute path)")
 
 
 def check_plus_commands(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from safeops.command._checks import (
     GIT_SUB,
+    OPENSSL_COLON_OPTIONS,
     check_awk,
     check_curl,
     check_git,
@@ -76,6 +77,11 @@ _SSH = Syntax(short_with_value="BbcDEeFIiJLlmOoPpQRSWw", abbreviations=False)
 _SCP = Syntax(short_with_value="cDFiJlloPSX", abbreviations=False)
 _SFTP = Syntax(short_with_value="BbcDFiJlloPRSsX", abbreviations=False)
 
+
+_OPENSSL_VALUES = _set("in", "out", "engine", "provider", "provider-path", "config", "rand",
+                       "writerand", "key", "keyform", "inkey", "CAfile", "cert") | (
+    OPENSSL_COLON_OPTIONS
+)
 
 _LINUX = sys.platform.startswith("linux")
 
@@ -236,14 +242,9 @@ RULES: tuple[Rule, ...] = (
         "openssl loads shared libraries with -engine/-provider/-provider-path and config "
         "files (-config) that can load them",
         Syntax(single_dash_long=True, abbreviations=False,
-               long_with_value=_set("in", "out", "engine", "provider", "provider-path",
-                                    "config", "rand", "writerand", "passin", "passout",
-                                    "key", "keyform", "inkey", "CAfile", "cert"),
+               long_with_value=_OPENSSL_VALUES,
                subcommand=Syntax(single_dash_long=True, abbreviations=False,
-                                 long_with_value=_set("in", "out", "engine", "provider",
-                                                      "provider-path", "config", "rand",
-                                                      "writerand", "passin", "passout",
-                                                      "key", "inkey", "CAfile", "cert"))),
+                                 long_with_value=_OPENSSL_VALUES)),
         code_options=_set("-engine", "-provider", "-provider-path", "-config",
                           "-ssl_client_engine", "-keyform", "-propquery"),
         file_options=_set("-in", "-out", "-rand", "-writerand", "-passin", "-passout",
