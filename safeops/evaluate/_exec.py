@@ -104,8 +104,14 @@ def _exec_in_process(
     source: str, names: Mapping[str, object] | None, limits: ExecLimits
 ) -> dict[str, Any]:
     from safeops.evaluate._sandbox import compile_program, run_program
+    from safeops.evaluate._sandbox_iter import expanded_size
     from safeops.evaluate._sandbox_namespace import is_data, vet_in_process_names
 
     prepared = vet_in_process_names(names)
     program = compile_program(source, limits)
-    return run_program(program, prepared, limits, is_data, watch_memory=True)
+
+    def keep(value: object) -> bool:
+        # Same rule as isolated mode: shared references must not expand past max_size.
+        return is_data(value) and expanded_size(value, limits.max_size) <= limits.max_size
+
+    return run_program(program, prepared, limits, keep, watch_memory=True)

@@ -36,7 +36,8 @@ from safeops.errors import (
 )
 from safeops.evaluate._exec_limits import ExecLimits
 from safeops.evaluate._sandbox_check import check_program, parse_program
-from safeops.evaluate._sandbox_guards import Budget
+from safeops.evaluate._sandbox_guards import Abort, Budget
+from safeops.evaluate._sandbox_iter import check_render
 from safeops.evaluate._sandbox_namespace import build_namespace
 
 __all__ = ["FILENAME", "CompiledProgram", "compile_program", "run_program"]
@@ -164,6 +165,19 @@ class _SizeGuards(ast.NodeTransformer):
         node.body.insert(0, ast.copy_location(ast.Expr(_tick()), node))
         return node
 
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        # A tick on every call: recursion is checked even where no loop runs.
+        self.generic_visit(node)
+        node.body.insert(0, ast.copy_location(ast.Expr(_tick()), node))
+        return node
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        self.generic_visit(node)
+        node.body = ast.copy_location(
+            ast.BoolOp(op=ast.And(), values=[_tick(), node.body]), node.body
+        )
+        return node
+
     def visit_comprehension(self, node: ast.comprehension) -> ast.AST:
         self.generic_visit(node)
         node.ifs.insert(0, ast.copy_location(_tick(), node.iter))
@@ -171,10 +185,11 @@ class _SizeGuards(ast.NodeTransformer):
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
         self.generic_visit(node)
-        if node.format_spec is None:
+        if node.format_spec is None and isinstance(node.value, ast.Constant):
             return node
+        spec = node.format_spec if node.format_spec is not None else ast.Constant("")
         call = ast.Call(func=ast.Name("_safeops_format_", ast.Load()),
-                        args=[node.value, ast.Constant(node.conversion), node.format_spec],
+                        args=[node.value, ast.Constant(node.conversion), spec],
                         keywords=[])
         ast.copy_location(call, node)
         return ast.copy_location(
@@ -243,6 +258,7 @@ def run_program(
     namespace = build_namespace(budget)
     namespace.update(names)
     tracer = _Tracer(budget)
+    budget.tracer = tracer.on_call
     previous = sys.gettrace()
     sys.settrace(tracer.on_call)
     try:
@@ -255,7 +271,7 @@ def run_program(
         # The limit, if one tripped, wins over whatever the program raised after it.
         if budget.tripped is not None:
             raise budget.tripped from None
-        wrapped = _wrap(error, limits)
+        wrapped = _wrap(error, limits, budget)
         raise wrapped from (error if isinstance(wrapped, EvaluatedCodeError) else None)
     finally:
         sys.settrace(previous)
@@ -285,7 +301,7 @@ def _results(
     return variables
 
 
-def _wrap(error: BaseException, limits: ExecLimits) -> Exception:
+def _wrap(error: BaseException, limits: ExecLimits, budget: Budget) -> Exception:
     if isinstance(error, MemoryError):
         return EvaluationMemoryError("the program ran out of memory", limit="max_memory")
     if isinstance(error, RecursionError):
@@ -293,7 +309,12 @@ def _wrap(error: BaseException, limits: ExecLimits) -> Exception:
             f"calls nested deeper than max_depth={limits.max_depth}", limit="max_depth"
         )
     try:
+        for argument in error.args:
+            check_render(budget, argument, "exception message")
         message = str(error)
+    except Abort:  # its text would be huge: str() of it is one endless C call
+        budget.tripped = None
+        message = "<message too large to render>"
     except Exception:  # a hostile __str__ must not hide the real error
         message = "<unprintable>"
     return EvaluatedCodeError(

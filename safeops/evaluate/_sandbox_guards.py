@@ -58,14 +58,15 @@ class Abort(BaseException):
 class Budget:
     """Limits of one run and the first limit error that tripped, if any."""
 
-    __slots__ = ("cpu_deadline", "limits", "output", "peak_rss", "ticks", "tripped",
-                 "wall_deadline")
+    __slots__ = ("cpu_deadline", "limits", "output", "peak_rss", "ticks", "tracer",
+                 "tripped", "wall_deadline")
 
     def __init__(self, limits: ExecLimits, *, watch_memory: bool = False) -> None:
         self.limits = limits
         self.tripped: EvaluationLimitError | None = None
         self.output = 0
         self.ticks = 0
+        self.tracer: Any = None
         self.wall_deadline = time.monotonic() + limits.wall_time
         self.cpu_deadline = time.thread_time() + limits.cpu_time
         # In-process runs have no RLIMIT_AS: the growth of the process's peak resident
@@ -73,9 +74,13 @@ class Budget:
         self.peak_rss = _peak_rss() if watch_memory else None
 
     def tick(self) -> bool:
-        """Called by every loop iteration of the program (the compiler inserts it)."""
+        """Called by every loop iteration and function call of the program (the
+        compiler inserts it)."""
         if self.tripped is not None:
             raise Abort  # sticky: the program may not run on after a limit tripped
+        if self.tracer is not None and sys.gettrace() is None:
+            # CPython unsets a trace function that raised (our depth limit): put it back.
+            sys.settrace(self.tracer)
         self.ticks += 1
         if not self.ticks & 0x1F:
             self.check_clocks()
@@ -184,10 +189,18 @@ def guarded_getattr(obj: object, name: object, default: object = _MISSING) -> An
         or (isinstance(obj, type) and issubclass(obj, string.Formatter))
     ):
         raise AttributeError("string.Formatter methods are refused")
+    if name == "mro":
+        # type.mro() lists BaseException and object: a program that can name
+        # BaseException can catch the sandbox's own abort signal.
+        raise AttributeError("attribute 'mro' is refused (it hands out base classes)")
     value = getattr(obj, name) if default is _MISSING else getattr(obj, name, default)
     if isinstance(value, _DOOR_TYPES):
         raise AttributeError(f"attribute {quote(name)} is a frame, code or module and is "
                              "refused")
+    if isinstance(value, type) and (value in (object, type) or (
+        issubclass(value, BaseException) and not issubclass(value, Exception)
+    )):
+        raise AttributeError(f"attribute {quote(name)} is a base class and is refused")
     return value
 
 
@@ -238,6 +251,12 @@ class SizedMethods:
                     check("translate()", len(obj) * longest)
                 return method(table)
             return translated
+        if name == "to_bytes":
+            def to_bytes(length: int = 1, *rest: Any, **kwargs: Any) -> Any:
+                if isinstance(length, int):
+                    check("to_bytes()", length)
+                return method(length, *rest, **kwargs)
+            return to_bytes
         if name == "extend":
             def extended(items: Any) -> Any:
                 if hasattr(items, "__len__"):
@@ -257,8 +276,8 @@ def _ticking_items(budget: Budget, items: Iterable[Any]) -> Iterable[Any]:
 
 
 SIZED_NAMES = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "replace",
-                          "join", "translate", "extend"})
-SIZED_OWNERS = (str, bytes, bytearray, list)
+                         "join", "translate", "extend", "to_bytes"})
+SIZED_OWNERS = (str, bytes, bytearray, list, int)
 
 
 # --- operators ----------------------------------------------------------------------
@@ -358,6 +377,10 @@ _MAX_MODPOW_WORK = 2**36
 
 
 def _check_percent(budget: Budget, template: str | bytes, args: Any) -> None:
+    from safeops.evaluate._sandbox_iter import check_render
+
+    for value in args if isinstance(args, tuple) else (args,):
+        check_render(budget, value, "%-format argument")
     text = template if isinstance(template, str) else template.decode("latin-1")
     for width, precision in _PERCENT_FIELD.findall(text):
         for field in (width, precision):
@@ -374,6 +397,9 @@ def make_format(budget: Budget) -> Callable[[Any, int, str], str]:
     """f-string fields with a format spec: the width/precision are checked first."""
 
     def formatted(value: Any, conversion: int, spec: str) -> str:
+        from safeops.evaluate._sandbox_iter import check_render
+
+        check_render(budget, value, "f-string field")
         for digits in _DIGITS.findall(spec):
             budget.check_size("format spec width", int(digits[:12]))
         if conversion == ord("r"):

@@ -13,6 +13,7 @@ of at most ``max_size`` items).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -21,6 +22,8 @@ from safeops.evaluate._sandbox_guards import Budget
 __all__ = [
     "CONSUMING_METHODS",
     "bounded",
+    "check_render",
+    "expanded_size",
     "is_material",
     "make_contains",
     "make_getiter",
@@ -112,3 +115,65 @@ def wrap_consuming_method(budget: Budget, name: str, method: Any) -> Any:
         return method(*(bounded(budget, arg, f"{name}()") for arg in args), **kwargs)
 
     return consuming
+
+
+_NESTED = frozenset({list, tuple, dict, set, frozenset})
+
+
+def expanded_size(value: object, limit: int) -> int:
+    """How many elements *value* has when every shared reference is written out again
+    (as ``repr``, ``==`` or a copying encoder see it), capped at ``limit + 1``.
+
+    Computed once per distinct container (memoised, iterative), so
+    ``[[[0] * 1000] * 1000] * 1000`` costs a few thousand steps, not 10**9. A container
+    that contains itself counts as too large.
+    """
+    if type(value) not in _NESTED:
+        return 1
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    stack: list[tuple[object, bool]] = [(value, False)]
+    while stack:
+        item, children_done = stack.pop()
+        key = id(item)
+        if key in sizes:
+            continue
+        container: Any = item
+        children: Any = (
+            [*container.keys(), *container.values()] if type(item) is dict else container
+        )
+        # set(map(type, ...)) runs in C: flat containers (the common case) skip the
+        # per-element Python work; shared children are visited once.
+        nested: list[Any] = []
+        if not _NESTED.isdisjoint(set(map(type, children))):
+            unique = dict(zip(map(id, children), children, strict=True))  # built in C
+            nested = [child for child in unique.values() if type(child) in _NESTED]
+        if not children_done:
+            if key in in_progress:
+                return limit + 1  # a cycle: its text or copy would never end
+            in_progress.add(key)
+            stack.append((item, True))
+            stack.extend((child, False) for child in nested if id(child) not in sizes)
+            continue
+        in_progress.discard(key)
+        total = 1 + len(children)
+        if nested:
+            counts = Counter(map(id, children))  # counted in C
+            for child in nested:
+                total += (sizes.get(id(child), limit + 1) - 1) * counts[id(child)]
+                if total > limit:
+                    return limit + 1
+        sizes[key] = total
+    return min(sizes[id(value)], limit + 1)
+
+
+def check_render(budget: Budget, value: object, what: str) -> None:
+    """Refuse turning *value* into text when its expanded size passes ``max_size``.
+
+    ``x = [[0] * 10**6] * 10**6`` takes little memory (shared references), but its
+    ``str()`` has 10**12 elements: one C call no clock can interrupt.
+    """
+    if type(value) in _NESTED:
+        size = expanded_size(value, budget.limits.max_size)
+        if size > budget.limits.max_size:
+            budget.too_big(what, size)

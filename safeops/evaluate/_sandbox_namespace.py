@@ -33,6 +33,7 @@ from safeops.evaluate._sandbox_guards import (
 from safeops.evaluate._sandbox_iter import (
     CONSUMING_METHODS,
     bounded,
+    check_render,
     is_material,
     make_contains,
     make_getiter,
@@ -43,9 +44,9 @@ from safeops.evaluate._sandbox_iter import (
 __all__ = ["build_namespace", "copy_data", "is_data", "vet_in_process_names"]
 
 _PLAIN = ("abs", "ascii", "bin", "bool", "callable", "chr", "complex",
-          "divmod", "enumerate", "filter", "float", "hex", "int", "isinstance",
-          "issubclass", "len", "map", "next", "oct", "ord", "range",
-          "repr", "reversed", "round", "slice", "str", "zip")
+          "divmod", "float", "hex", "isinstance",
+          "issubclass", "len", "next", "oct", "ord", "range",
+          "repr", "round", "slice", "str")
 _SIZED_CONSTRUCTORS = ("list", "tuple", "set", "frozenset", "dict", "sorted", "bytes",
                        "bytearray")
 _EXCEPTIONS = ("ArithmeticError", "AssertionError", "AttributeError", "Exception",
@@ -114,6 +115,8 @@ class PrintCollector:
         end = "\n" if end is None else end
         if not isinstance(sep, str) or not isinstance(end, str):
             raise TypeError("print() sep and end must be str")
+        for item in objects:
+            check_render(self.budget, item, "print()")
         self.write(sep.join(str(item) for item in objects) + end)
 
 
@@ -128,13 +131,34 @@ def build_namespace(budget: Budget) -> dict[str, Any]:
     for name in ("max", "min", "any", "all"):
         safe[name] = _ticking_reducer(budget, getattr(builtins, name))
     safe["iter"] = _guarded_iter(budget)
+    for name in ("map", "filter", "zip", "enumerate", "reversed"):
+        safe[name] = _lazy(budget, getattr(builtins, name))
+    for name in ("str", "repr", "ascii"):
+        safe[name] = _rendering(budget, name, getattr(builtins, name))
+    safe["int"] = _guarded_int(budget)
     safe["pow"] = _guarded_pow(budget)
     safe["round"] = _guarded_round(budget)
+    # The checked constructors stand in for their types: isinstance(x, list), str.upper
+    # and friends still see the real type.
+    stand_ins = {id(safe[name]): (safe[name], getattr(builtins, name))
+                 for name in (*_SIZED_CONSTRUCTORS, "str", "int")}
+
+    def real_type(obj: Any) -> Any:
+        entry = stand_ins.get(id(obj))
+        if entry is not None and entry[0] is obj:
+            return entry[1]
+        if type(obj) is tuple:
+            return tuple(real_type(item) for item in obj)
+        return obj
+
+    safe["isinstance"] = lambda obj, kinds: isinstance(obj, real_type(kinds))
+    safe["issubclass"] = lambda cls, kinds: issubclass(real_type(cls), real_type(kinds))
     sized = SizedMethods(budget)
     binop = make_binop(budget)
     collectors: list[PrintCollector] = []
 
     def getattr_hook(obj: object, name: str, default: object = None) -> Any:
+        obj = real_type(obj) if callable(obj) else obj
         value = guarded_getattr(obj, name)
         if name in SIZED_NAMES:
             if isinstance(obj, SIZED_OWNERS):
@@ -142,6 +166,8 @@ def build_namespace(budget: Budget) -> dict[str, Any]:
             elif isinstance(obj, type) and issubclass(obj, SIZED_OWNERS):
                 # str.ljust('a', 10**9) would skip the size check of 'a'.ljust(...).
                 raise AttributeError(f"{obj.__name__}.{name} is only available on values")
+        if name == "from_bytes" and obj is int:
+            value = _checked_from_bytes(budget, value)
         if name in CONSUMING_METHODS and type(obj) in _METHOD_OWNERS:
             value = wrap_consuming_method(budget, name, value)
         return value
@@ -218,6 +244,57 @@ def _ticking_reducer(budget: Budget, reduce: Callable[..., Any]) -> Callable[...
     return reducer
 
 
+def _rendering(budget: Budget, name: str, render: Callable[..., Any]) -> Callable[..., Any]:
+    """str/repr/ascii refuse values whose text would expand past ``max_size``."""
+
+    def rendered(*args: Any, **kwargs: Any) -> Any:
+        if args:
+            check_render(budget, args[0], f"{name}()")
+        return render(*args, **kwargs)
+
+    rendered.__name__ = name
+    return rendered
+
+
+def _lazy(budget: Budget, make: Callable[..., Any]) -> Callable[..., Any]:
+    """map/filter/zip/enumerate/reversed as ticking generators.
+
+    Nesting the C iterators 300,000 deep (``x = map(abs, x)`` in a loop) makes
+    ``next(x)`` or their deallocation recurse in C until the stack overflows. A Python
+    generator per level keeps the nesting under the interpreter's recursion limit.
+    """
+
+    def lazy(*args: Any, **kwargs: Any) -> Any:
+        return ticking(budget, make(*args, **kwargs))
+
+    lazy.__name__ = make.__name__
+    return lazy
+
+
+def _guarded_int(budget: Budget) -> Callable[..., Any]:
+    """int(text, base): the digits are checked against ``max_int_bits`` first (base 2,
+    4, 8, 16 and 32 are exempt from CPython's own 4300-digit limit)."""
+
+    def guarded_int(*args: Any, **kwargs: Any) -> Any:
+        if args and isinstance(args[0], (str, bytes, bytearray)):
+            base = args[1] if len(args) > 1 else kwargs.get("base", 10)
+            bits_per_digit = math.log2(base) if isinstance(base, int) and base >= 2 else 6
+            budget.check_bits("int()", int(len(args[0]) * bits_per_digit))
+        return int(*args, **kwargs)
+
+    guarded_int.__name__ = "int"
+    return guarded_int
+
+
+def _checked_from_bytes(budget: Budget, method: Callable[..., Any]) -> Callable[..., Any]:
+    def from_bytes(data: Any, *args: Any, **kwargs: Any) -> Any:
+        if hasattr(data, "__len__"):
+            budget.check_bits("int.from_bytes()", len(data) * 8)
+        return method(data, *args, **kwargs)
+
+    return from_bytes
+
+
 def _guarded_iter(budget: Budget) -> Callable[..., Any]:
     def guarded_iter(*args: Any) -> Any:
         # iter(callable, sentinel) is an endless C-level iterator (iter(int, 1)).
@@ -247,12 +324,14 @@ def _guarded_round(budget: Budget) -> Callable[..., Any]:
 # --- data crossing the boundary -----------------------------------------------------
 
 _SCALARS = (type(None), bool, int, float, complex, str, bytes)
+_SCALAR_SET = frozenset({*_SCALARS, bytearray})
 _MAX_DATA_DEPTH = 100
 
 
 def is_data(value: object, *, max_items: int = 10_000_000) -> bool:
     """Plain data only: scalars and (nested) lists, tuples, sets, dicts, bytearrays."""
     count = 0
+    seen: set[int] = set()
     stack: list[tuple[object, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
@@ -262,14 +341,23 @@ def is_data(value: object, *, max_items: int = 10_000_000) -> bool:
         kind = type(item)
         if kind in _SCALARS or kind is bytearray:
             continue
+        if id(item) in seen:  # shared references: check each container once
+            continue
+        seen.add(id(item))
         if kind is dict:
-            for key, val in item.items():  # type: ignore[attr-defined]
-                stack.append((key, depth + 1))
-                stack.append((val, depth + 1))
+            elements: Any = [*item.keys(), *item.values()]  # type: ignore[attr-defined]
         elif kind in (list, tuple, set, frozenset):
-            stack.extend((element, depth + 1) for element in item)  # type: ignore[attr-defined]
+            elements = item
         else:
             return False
+        count += len(elements)
+        if count > max_items:
+            return False
+        kinds = set(map(type, elements))  # in C: flat containers need no Python loop
+        if not kinds <= _SCALAR_SET:
+            unique = dict(zip(map(id, elements), elements, strict=True))  # once each, in C
+            stack.extend((element, depth + 1) for element in unique.values()
+                         if type(element) not in _SCALAR_SET)
     return True
 
 

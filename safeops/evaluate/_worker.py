@@ -105,7 +105,7 @@ def handle(request: Any) -> tuple[dict[str, Any], bool]:
     _process_limits.apply(limits)
     try:
         program = compile_program(source, limits)
-        variables = run_program(program, names, limits, can_carry)
+        variables = run_program(program, names, limits, _carryable(limits, can_carry))
     except EvaluatedCodeError as error:
         response = _error(type(error).__name__, error.message)
         response["error_type"] = error.error_type
@@ -146,6 +146,18 @@ def _result_limit() -> int:
     if _last_limits is None:
         return DEFAULT_EXEC_LIMITS.max_result_bytes
     return int(_last_limits.max_result_bytes)
+
+
+def _carryable(limits: Any, can_carry: Any) -> Any:
+    from safeops.evaluate._sandbox_iter import expanded_size
+
+    def carryable(value: object) -> bool:
+        # serialize writes shared references out as copies: bound the expansion first.
+        if expanded_size(value, limits.max_size) > limits.max_size:
+            return False
+        return bool(can_carry(value))
+
+    return carryable
 
 
 def _error(kind: str, message: str, limit: object = None) -> dict[str, Any]:
