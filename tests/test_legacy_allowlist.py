@@ -144,3 +144,18 @@ def test_module_imports_only_the_standard_library() -> None:
             continue
         for imported in names:
             assert imported.split(".")[0] in {"__future__", "_compat_pickle"}
+
+
+def test_importing_the_allow_list_stays_cheap() -> None:
+    """enforce imports the allow-list: that must not pull in pickle or the legacy reader."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import safeops.serialize.legacy._allowlist; "
+        "heavy = {'pickle', '_pickle', 'safeops.serialize.legacy._unpickler', "
+        "'safeops.serialize.legacy._scan'} & set(sys.modules); print(sorted(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)  # fmt: skip
+    assert result.stdout.strip() == "[]"
