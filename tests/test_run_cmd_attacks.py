@@ -102,3 +102,49 @@ def test_openssl_plain_paths_and_colon_values_are_allowed(argv: list[str]) -> No
     """Plain paths, host:port, pass:x and key:value option values still work."""
     _need("openssl")
     assert _prepared(argv).argv[1:] == tuple(argv[1:])
+
+
+# --- F1: GNU programs with one code-running option -------------------------------------
+
+GNU_CODE = [
+    ["split", "--filter=touch x", "f"],
+    ["split", "--fil=touch x", "f"],
+    ["split", "-l", "5", "--filter", "x", "f"],
+    ["sort", "--compress-program=sh", "f"],
+    ["sort", "--compress=sh", "f"],
+    ["install", "-s", "--strip-program=x", "a", "b"],
+    ["install", "--strip-p=x", "a", "b"],
+    ["sdiff", "--diff-program=x", "a", "b"],
+    ["sdiff", "-o", "out", "a", "b"],
+    ["diff3", "--diff-program=x", "a", "b", "c"],
+    ["diff3", "--diff-p=x", "a", "b", "c"],
+]
+
+
+@pytest.mark.parametrize("argv", GNU_CODE, ids=" ".join)
+def test_gnu_code_running_options_are_refused(argv: list[str]) -> None:
+    """split --filter, sort --compress-program, install --strip-program, --diff-program."""
+    _need(argv[0])
+    assert _refused(argv).endswith("-options")
+
+
+GNU_ALLOWED = [
+    ["split", "-l", "100", "f", "out-"],
+    ["sort", "-k", "2", "-o", "out", "f"],
+    ["install", "-m", "0644", "a", "b"],
+    ["diff3", "a", "b", "c"],
+    ["sdiff", "a", "b"],
+]
+
+
+@pytest.mark.parametrize("argv", GNU_ALLOWED, ids=" ".join)
+def test_gnu_programs_still_run_with_ordinary_options(argv: list[str]) -> None:
+    """The new rules refuse only the code-running options."""
+    _need(argv[0])
+    assert _prepared(argv).argv[1:] == tuple(argv[1:])
+
+
+def test_split_dash_args_still_go_after_double_dash() -> None:
+    """split keeps the GNU `--` handling: a dash-leading arg is an operand."""
+    _need("split")
+    assert _prepared(["split"], ["--filter=x"]).argv[1:] == ("--", "--filter=x")

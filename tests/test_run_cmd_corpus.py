@@ -134,8 +134,13 @@ def _evil_so(tmp: pathlib.Path) -> None:
     _raw(["gcc", "-shared", "-fPIC", "-o", str(tmp / "evil.so"), str(source)])
 
 
+def _lines(tmp: pathlib.Path) -> None:
+    # Enough lines that `sort -S 1k` spills to temporary files (and compresses them).
+    (tmp / "lines.txt").write_text("".join(f"{n}\n" for n in range(20000)))
+
+
 _SETUP = {"evil_sh": _evil_sh, "bin_true": _bin_true, "tar": _tar, "git_repo": _git_repo,
-          "evil_so": _evil_so}
+          "evil_so": _evil_so, "lines": _lines}
 
 
 def run_raw(case: Case, tmp: pathlib.Path) -> None:

@@ -21,6 +21,7 @@ or wrapper is tried, which over-approximates rather than misses.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -56,6 +57,12 @@ INTERPRETERS: frozenset[str] = frozenset(
         "jshell", "groovy", "scala", "erl", "escript", "elixir", "iex", "guile", "racket",
         "sbcl", "clisp", "ghci", "runghc", "swift", "jjs", "qjs", "gdb", "pwsh", "wscript",
         "cscript", "mshta",
+        # Python under other names, and programs whose operands or input are code:
+        # makefiles (and VAR=$(shell ...) operands), sqlite3 .shell, m4 syscmd, dc !,
+        # debuggers that run commands.
+        "pdb", "ipdb", "pydoc", "cpan", "jrunscript", "java", "r", "octave", "php-cgi",
+        "ts-node", "tsx", "npx", "make", "gmake", "bmake", "pmake", "remake", "sqlite",
+        "m4", "gm4", "dc", "emacs", "bpftrace", "gdbtui", "gdb-multiarch", "vgdb", "lldb",
     }
 )
 
@@ -72,11 +79,27 @@ ARG_EXECUTING_WRAPPERS: frozenset[str] = frozenset(
         "eatmydata", "trickle", "tsp", "rlwrap", "catchsegv", "ssh-agent", "busybox",
         "toybox", "command", "exec", "builtin", "gtimeout", "gnice", "gstdbuf", "genv",
         "gxargs", "gfind",
+        # util-linux setarch and its personality aliases, libcap's capsh (execs bash with
+        # its arguments), the dynamic loader (runs any program), and programs that run
+        # commands from their operands or keep them running (terminal multiplexers).
+        "setarch", "linux32", "linux64", "x86_64", "i386", "i686", "uname26", "capsh",
+        "ld.so", "run-parts", "tmux", "screen", "byobu", "dtach", "abduco", "msgexec", "at",
+        "batch", "perf", "socat", "nc", "ncat", "netcat", "entr", "pee", "chronic", "ifne",
+        "cpulimit", "sshpass", "newgrp",
     }
 )
 
 _SUFFIX = re.compile(r"(\.exe|\.com)$")
 _VERSION = re.compile(r"[-_]?[0-9][0-9.]*$")
+# Debian/GNU target triplets around a name: x86_64-linux-gnu-python3.11,
+# perl5.36-x86_64-linux-gnu; and debug builds (python3.11-dbg).
+_TRIPLET_PREFIX = re.compile(r"^[a-z0-9_]+(?:-[a-z0-9_]+)?-linux-(?:gnu|musl|android)[a-z0-9_]*-")
+_TRIPLET_SUFFIX = re.compile(r"-[a-z0-9_]+(?:-[a-z0-9_]+)?-linux-(?:gnu|musl|android)[a-z0-9_]*$")
+_DEBUG = re.compile(r"-(?:dbg|debug)$")
+# The letters before a version anywhere in the name: perl5.36.0, lua5.4, node18, pdb3.11.
+_FAMILY = re.compile(r"([a-z][a-z_-]*?)[-_.]?[0-9]")
+# The dynamic loader under its file names: ld-linux-x86-64.so.2, ld-musl-x86_64.so.1.
+_LOADER = re.compile(r"ld(?:-linux[a-z0-9_.-]*|-musl[a-z0-9_.-]*)?\.so(?:\.[0-9]+)*")
 _MAX_HOPS = 32
 
 
@@ -96,20 +119,37 @@ def normalise_name(name: str) -> str:
     return _normalise(name)
 
 
+@functools.lru_cache(maxsize=2048)
+def _names(base: str) -> frozenset[str]:
+    """Every name one basename is matched under: as written (lower case, no ``.exe``),
+    without its version, without a target triplet or ``-dbg``, and the letters before
+    an interior version (``perl5.36-x86_64-linux-gnu`` -> ``perl``)."""
+    raw = _SUFFIX.sub("", base.lower().lstrip("-"))
+    core = _DEBUG.sub("", _TRIPLET_SUFFIX.sub("", _TRIPLET_PREFIX.sub("", raw)))
+    names = {raw, _VERSION.sub("", raw) or raw, core, _VERSION.sub("", core) or core}
+    family = _FAMILY.match(core)
+    if family:
+        names.add(family.group(1).rstrip("-_"))
+    if _LOADER.fullmatch(raw):
+        names.add("ld.so")
+    names.discard("")
+    return frozenset(names)
+
+
 def program_names(program: str) -> frozenset[str]:
-    """Every normalised name *program* is known under (as written and its real path).
+    """Every name *program* is known under (as written and its real path, see _names).
 
     ``realpath`` is only consulted when *program* contains a directory separator: a bare
     name is matched as written (the caller resolves it; ``run_cmd`` passes the absolute
     path it resolved).
     """
-    names = {_normalise(os.path.basename(program))}
+    names = _names(os.path.basename(program))
     if os.sep in program or (os.altsep and os.altsep in program):
         try:  # noqa: SIM105 - the audit hook's hot path: no contextmanager overhead
-            names.add(_normalise(os.path.basename(os.path.realpath(program))))
+            names = names | _names(os.path.basename(os.path.realpath(program)))
         except (OSError, ValueError):  # unreadable link, NUL byte: keep the written name
             pass
-    return frozenset(names)
+    return names
 
 
 # --- a small getopt, enough to find where a wrapper's command starts ----------------
@@ -525,7 +565,67 @@ def _parallel(args: list[str]) -> _Step:
     return _as_shell(" ".join(words))
 
 
+def _setarch(args: list[str]) -> _Step:
+    # `setarch ARCH [flags] [PROGRAM [ARGS]]`; with no program it starts a shell.
+    return _setarch_alias(args[1:]) if args else None
+
+
+def _setarch_alias(args: list[str]) -> _Step:
+    # linux32/linux64/i386/x86_64: setarch with the architecture implied by the name.
+    opts = _getopt(args, "", (), ("verbose", "addr-no-randomize", "fdpic-funcptrs",
+                   "mmap-page-zero", "addr-compat-layout", "read-implies-exec", "32bit",
+                   "short-inode", "whole-seconds", "sticky-timeouts", "3gb", "4gb",
+                   "uname-2.6", "list", "help", "version"))
+    return opts.operands or None
+
+
+def _capsh(args: list[str]) -> _Step:
+    # capsh runs its --shell (default /bin/bash) with everything after `--`; `==`
+    # re-runs capsh itself with the rest.
+    shell = "bash"
+    for index, arg in enumerate(args):
+        if arg.startswith("--shell="):
+            shell = arg.partition("=")[2] or shell
+        elif arg == "--":
+            return [shell, *args[index + 1 :]]
+        elif arg == "==":
+            return ["capsh", *args[index + 1 :]]
+    return None
+
+
+def _ld_so(args: list[str]) -> _Step:
+    opts = _getopt(args, "", ("library-path", "inhibit-rpath", "audit", "preload", "argv0",
+                   "glibc-hwcaps-prepend", "glibc-hwcaps-mask"),
+                   ("list", "verify", "inhibit-cache", "list-tunables", "list-diagnostics",
+                    "help", "version"))
+    if opts.has("--list", "--verify"):
+        return None
+    return opts.operands or None
+
+
+_TMUX_COMMANDS = frozenset({
+    "new-session", "new", "new-window", "neww", "split-window", "splitw", "run-shell", "run",
+    "respawn-pane", "respawnp", "respawn-window", "respawnw", "if-shell", "if", "pipe-pane",
+    "pipep", "display-popup", "popup",
+})
+
+
+def _tmux(args: list[str]) -> _Step:
+    # tmux runs a command word of these commands through its default shell (-c).
+    # Approximation: the last word after the command, unless it is an option.
+    for index, arg in enumerate(args):
+        if arg in _TMUX_COMMANDS:
+            rest = args[index + 1 :]
+            if rest and not rest[-1].startswith("-"):
+                return rest[-1]
+            return None
+    return None
+
+
 _WRAPPERS: dict[str, Callable[[list[str]], _Step]] = {
+    "setarch": _setarch, "linux32": _setarch_alias, "linux64": _setarch_alias,
+    "x86_64": _setarch_alias, "i386": _setarch_alias, "i686": _setarch_alias,
+    "uname26": _setarch_alias, "capsh": _capsh, "ld.so": _ld_so, "tmux": _tmux,
     "env": _env, "genv": _env, "timeout": _timeout, "gtimeout": _timeout, "nice": _nice,
     "gnice": _nice, "nohup": _plain, "setsid": _setsid, "stdbuf": _stdbuf, "gstdbuf": _stdbuf,
     "ionice": _ionice, "chrt": _chrt, "taskset": _taskset, "flock": _flock, "sudo": _sudo,

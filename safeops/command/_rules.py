@@ -297,20 +297,44 @@ WRAPPER_RULES: dict[str, Rule] = {
                 code_options=_set("-S", "--split-string")),
 }
 
-#: Programs with no dangerous options that are known to honour `--` (GNU coreutils,
-#: grep, diff, compressors): untrusted args go after `--` and may start with "-".
+#: GNU programs that honour `--` but have one option that runs a program or command
+#: (audited against each program's --help, coreutils 9.1 / diffutils 3.8).
+_GNU_CODE = (
+    Rule(_set("split", "gsplit"), "split --filter runs a shell command per output chunk",
+         Syntax(short_with_value="abClnt", long_with_value=_set("filter")),
+         code_options=_set("--filter")),
+    Rule(_set("sort", "gsort"),
+         "sort --compress-program runs a program fed with the data being sorted",
+         Syntax(short_with_value="kotST", long_with_value=_set("compress-program", "output")),
+         code_options=_set("--compress-program")),
+    Rule(_set("install", "ginstall"), "install --strip-program runs a program on each file",
+         Syntax(short_with_value="gmoStT", long_with_value=_set("strip-program")),
+         code_options=_set("--strip-program")),
+    Rule(_set("sdiff"),
+         "sdiff --diff-program runs a program; -o merges interactively and starts an "
+         "editor (ed runs ! commands)",
+         Syntax(short_with_value="owI", long_with_value=_set("diff-program", "output")),
+         code_options=_set("--diff-program", "-o", "--output")),
+    Rule(_set("diff3"), "diff3 --diff-program runs a program",
+         Syntax(short_with_value="L", long_with_value=_set("diff-program", "label")),
+         code_options=_set("--diff-program")),
+)
+
+#: Programs with no option that runs other code (audited against --help: file reads and
+#: writes only) that are known to honour `--` (GNU coreutils, grep, diff, compressors):
+#: untrusted args go after `--` and may start with "-".
 _GNU_PLAIN = Rule(
     _set("ls", "cat", "cp", "mv", "rm", "mkdir", "rmdir", "touch", "chmod", "chown", "chgrp",
-         "ln", "head", "tail", "wc", "sort", "uniq", "cut", "paste", "join", "grep", "egrep",
+         "ln", "head", "tail", "wc", "uniq", "cut", "paste", "join", "grep", "egrep",
          "fgrep", "diff", "cmp", "stat", "du", "df", "file", "basename", "dirname",
          "realpath", "readlink", "md5sum", "sha1sum", "sha224sum", "sha256sum", "sha384sum",
          "sha512sum", "b2sum", "cksum", "gzip", "gunzip", "zcat", "bzip2", "bunzip2", "xz",
          "unxz", "zstd", "unzstd", "tee", "od", "base64", "base32", "nl", "tac", "shred",
-         "truncate", "mktemp", "install", "id", "du", "split", "csplit", "fold", "fmt",
-         "expand", "unexpand", "comm", "tsort", "numfmt"),
+         "truncate", "mktemp", "id", "csplit", "fold", "fmt", "expand", "unexpand", "comm",
+         "tsort", "numfmt"),
     "GNU programs that honour `--` and have no option that runs other code",
 )
-RULES = (*RULES, _GNU_PLAIN)
+RULES = (*RULES, *_GNU_CODE, _GNU_PLAIN)
 
 _BY_NAME: dict[str, Rule] = {name: rule for rule in RULES for name in rule.names}
 
@@ -324,6 +348,8 @@ def rule_for(names: frozenset[str]) -> Rule | None:
     if "gawk" in names:
         return _BY_NAME["gawk"]
     found = [_BY_NAME[name] for name in sorted(names) if name in _BY_NAME]
+    # A specific rule beats the plain family (diff3 is also known as "diff").
+    found.sort(key=lambda rule: rule is _GNU_PLAIN)
     return found[0] if found else None
 
 
