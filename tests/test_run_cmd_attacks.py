@@ -148,3 +148,66 @@ def test_split_dash_args_still_go_after_double_dash() -> None:
     """split keeps the GNU `--` handling: a dash-leading arg is an operand."""
     _need("split")
     assert _prepared(["split"], ["--filter=x"]).argv[1:] == ("--", "--filter=x")
+
+
+# --- F6/F7: programs that run code from operands, names under versions and aliases ------
+
+CODE_PROGRAMS = [
+    ["perl5.36-x86_64-linux-gnu", "-e", "1"],
+    ["setarch", "x86_64", "true"],
+    ["x86_64", "true"],
+    ["linux64", "true"],
+    ["i386", "true"],
+    ["capsh", "--print"],
+    ["ld.so", "/bin/true"],
+    ["make", "all"],
+    ["tmux", "-L", "x", "new-session", "-d"],
+    ["screen", "-dm", "true"],
+    ["sqlite3", ":memory:"],
+    ["pdb3", "x.py"],
+    ["run-parts", "/etc/cron.daily"],
+    ["gdb", "-batch"],
+    ["strace", "true"],
+    ["ltrace", "true"],
+    ["watch", "true"],
+    ["expect", "-c", "x"],
+    ["m4", "f"],
+    ["dc", "-e", "1"],
+    ["msgexec", "-i", "f", "true"],
+]
+
+
+@pytest.mark.parametrize("argv", CODE_PROGRAMS, ids=" ".join)
+def test_code_running_programs_are_refused_by_default(argv: list[str]) -> None:
+    """Interpreters under versioned names, setarch/capsh/ld.so and operand-code programs."""
+    _need(argv[0])
+    assert _refused(argv) in ("interpreter", "wrapper", "shell")
+
+
+@pytest.mark.parametrize("argv", CODE_PROGRAMS[:9], ids=" ".join)
+def test_a_plain_allow_entry_does_not_opt_in(argv: list[str]) -> None:
+    """allow=[name] is not an opt-in for code-running programs."""
+    _need(argv[0])
+    assert _refused(argv, allow=[argv[0]]) in ("interpreter", "wrapper", "shell")
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [("perl5.36-x86_64-linux-gnu", "perl"), ("python3.11-dbg", "python"),
+     ("x86_64-linux-gnu-python3.11", "python"), ("pdb3.12", "pdb"), ("pydoc3", "pydoc"),
+     ("ruby3.1", "ruby"), ("lua5.4", "lua"), ("node18", "node"), ("php8.2", "php"),
+     ("ld-linux-x86-64.so.2", "ld.so"), ("ld-musl-x86_64.so.1", "ld.so"),
+     ("luajit-2.1.0-beta3", "luajit"), ("sqlite3", "sqlite")],
+)
+def test_program_names_include_the_family(name: str, family: str) -> None:
+    """Versioned, triplet and debug names are recognised as their family."""
+    from safeops.command._knowledge import program_names
+
+    assert family in program_names(name)
+
+
+def test_ordinary_programs_are_still_allowed() -> None:
+    """The broader name matching leaves everyday programs alone."""
+    for argv in (["sha256sum", "f"], ["b2sum", "f"], ["base64", "f"], ["bzip2", "-t", "f"]):
+        if shutil.which(argv[0]):
+            assert _prepared(argv).argv[1:] == tuple(argv[1:])

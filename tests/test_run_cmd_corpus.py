@@ -139,8 +139,16 @@ def _lines(tmp: pathlib.Path) -> None:
     (tmp / "lines.txt").write_text("".join(f"{n}\n" for n in range(20000)))
 
 
+def _parts_dir(tmp: pathlib.Path) -> None:
+    # A directory of executables, as run-parts runs them.
+    (tmp / "parts").mkdir(exist_ok=True)
+    script = tmp / "parts" / "evil"
+    script.write_text(f"#!/bin/sh\ntouch {tmp / 'MARKER'}\n")
+    script.chmod(0o755)
+
+
 _SETUP = {"evil_sh": _evil_sh, "bin_true": _bin_true, "tar": _tar, "git_repo": _git_repo,
-          "evil_so": _evil_so, "lines": _lines}
+          "evil_so": _evil_so, "lines": _lines, "parts_dir": _parts_dir}
 
 
 def run_raw(case: Case, tmp: pathlib.Path) -> None:
