@@ -355,8 +355,13 @@ def decode_json(data: bytes, limits: Limits, *, tags: bool | None = None) -> Any
             return _decoder(limits, check_strings)(value, limits.max_depth)
         except DecodeError:
             raise
-        except (TypeError, ValueError, OverflowError, KeyError, AttributeError) as error:
-            # Registered from_data hooks are application code and may raise anything of
-            # this kind on bad data; the caller only ever sees DecodeError.
-            raise DecodeError(f"invalid tagged value: {quote(str(error), 200)}") from error
+        except MemoryError:
+            raise
+        except Exception as error:
+            # Building a value can raise anything on bad data (decimal's InvalidOperation
+            # for a signalling NaN, a registered class's own checks); the caller only ever
+            # sees DecodeError (attack review 2026-11-28, finding S2).
+            raise DecodeError(
+                f"invalid tagged value: {type(error).__name__}: {quote(str(error), 200)}"
+            ) from error
     return value

@@ -371,7 +371,11 @@ def decode_msgpack(data: bytes, limits: Limits) -> Any:
         return _walker(limits)(value, limits.max_depth)
     except DecodeError:
         raise
-    except (ValueError, TypeError, OverflowError, KeyError, AttributeError) as error:
+    except MemoryError:
+        raise
+    except Exception as error:
+        # Anything else raised while building a value is bad data too (attack review
+        # 2026-11-28, finding S2): the caller only ever sees DecodeError.
         if isinstance(error, msgpack.StackError):
             raise DecodeLimitError(
                 "the document nests deeper than msgpack's own stack", limit="max_depth"

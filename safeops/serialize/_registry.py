@@ -23,6 +23,8 @@ from safeops.errors import ConfigurationError, DecodeError, quote
 __all__ = ["Registered", "by_class", "by_name", "register", "unregister"]
 
 UnknownFields = Literal["error", "ignore"]
+# Value types whose hash and equality cannot raise: looked up directly among the members.
+_HASHED_SCALARS = frozenset({str, int, bool, float, bytes, type(None)})
 _ClassT = TypeVar("_ClassT", bound=type)
 
 
@@ -180,10 +182,36 @@ def _enum_value(member: Any) -> Any:
     return member.value
 
 
+def _flag_mask(cls: Any) -> int:
+    mask = 0
+    for member in cls.__members__.values():
+        value = member._value_
+        if type(value) is int and value > 0:
+            mask |= value
+    return mask
+
+
 def _build_enum(cls: Any, name: str, data: Any) -> Any:
+    # Enum(value) hashes and compares the value with every member's: a Decimal sNaN makes
+    # that raise InvalidOperation, a user __eq__ anything; all of it is bad data (attack
+    # review 2026-11-28, finding S2).
+    if issubclass(cls, enum.Flag):
+        # Flag(value) creates and caches, forever, a pseudo-member for every distinct
+        # value: only combinations of defined bits are accepted, so the cache is bounded by
+        # what the class itself defines (finding S3).
+        if type(data) is not int or data < 0 or data & ~_flag_mask(cls):
+            raise DecodeError(
+                f"{quote(data)} is not a combination of the members of the registered flag "
+                f"{name!r}",
+                name=name,
+            )
+    else:
+        member = cls._value2member_map_.get(data) if type(data) in _HASHED_SCALARS else None
+        if member is not None:
+            return member
     try:
         return cls(data)
-    except (ValueError, TypeError) as error:
+    except Exception as error:
         raise DecodeError(
             f"{quote(data)} is not a member value of the registered enum {name!r}", name=name
         ) from error

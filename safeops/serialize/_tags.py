@@ -31,6 +31,7 @@ _ISO_MAX = 40  # the longest isoformat() output is 32 characters
 _TZ_NAME_MAX = 64
 _ZONE_KEY = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+){0,3}")
 _INT_TEXT = re.compile(r"-?[0-9]+")
+_LOG2_10 = 3.321928094887362  # bits per decimal digit
 _FLOAT_WORDS = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
 
 
@@ -113,7 +114,19 @@ def bigint_from_bytes(payload: bytes, max_digits: int) -> int:
         )
     if not payload:
         raise bad("int", payload)
-    return int.from_bytes(payload, "big", signed=True)
+    value = int.from_bytes(payload, "big", signed=True)
+    # An int of n bits has at most n * log10(2) + 1 digits; bound the bits so that str()
+    # of the result never exceeds max_digits (attack review 2026-11-28, minor finding).
+    bits = value.bit_length()
+    if bits > max_digits * _LOG2_10 + 1 or (
+        bits > max_digits * _LOG2_10 - 1 and abs(value) >= 10**max_digits
+    ):
+        raise DecodeLimitError(
+            f"an integer of {bits} bits exceeds max_int_digits={max_digits}",
+            limit="max_int_digits",
+            maximum=max_digits,
+        )
+    return value
 
 
 # --- bytes and odd strings -------------------------------------------------------------
@@ -347,9 +360,24 @@ def decimal_from(payload: object, max_digits: int) -> Decimal:
     if not payload.isascii() or payload != payload.strip() or "_" in payload:
         raise bad("decimal", payload)
     try:
-        return Decimal(payload)
+        value = Decimal(payload)
     except ArithmeticError as error:
         raise bad("decimal", payload) from error
+    # The text is short, but its exponent is not bounded by its length: int() or a
+    # quantize of Decimal("1e30000000") takes minutes. max_int_digits bounds the digits
+    # before the point (adjusted exponent) and after it (exponent), attack review
+    # 2026-11-28, finding S1.
+    if value.is_finite():
+        exponent = value.as_tuple().exponent
+        if type(exponent) is not int or exponent < -max_digits or value.adjusted() >= max_digits:
+            raise DecodeLimitError(
+                f"a decimal with exponent {exponent} has more than max_int_digits={max_digits} "
+                "digits before or after the point",
+                limit="max_int_digits",
+                maximum=max_digits,
+                actual=exponent,
+            )
+    return value
 
 
 def complex_from(payload: object) -> complex:

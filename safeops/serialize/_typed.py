@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from safeops.errors import DecodeValidationError
+from safeops.errors import DecodeValidationError, quote
 
 __all__ = ["validate_json", "validate_python"]
 
@@ -44,6 +44,17 @@ def _raise(error: Any, target: Any) -> DecodeValidationError:
     )
 
 
+def _other(error: Exception, target: Any) -> DecodeValidationError:
+    # pydantic lets some conversion errors through unwrapped (int() of a Decimal beyond
+    # the interpreter's digit limit, decimal signals, a validator's own exception): they
+    # are still the data failing validation (attack review 2026-11-28, finding S1).
+    message = f"{type(error).__name__}: {quote(str(error), 200)}"
+    name = getattr(target, "__name__", None) or repr(target)
+    return DecodeValidationError(
+        f"the data does not match {name[:80]}: {message}", errors=[((), message)]
+    )
+
+
 def validate_json(data: bytes, target: Any) -> Any:
     """Parse and validate plain JSON *data* as *target* in pydantic's own parser."""
     from pydantic import ValidationError
@@ -53,6 +64,10 @@ def validate_json(data: bytes, target: Any) -> Any:
         return adapter.validate_json(data)
     except ValidationError as error:
         raise _raise(error, target) from None
+    except MemoryError:
+        raise
+    except Exception as error:
+        raise _other(error, target) from error
 
 
 def validate_python(value: Any, target: Any) -> Any:
@@ -64,3 +79,7 @@ def validate_python(value: Any, target: Any) -> Any:
         return adapter.validate_python(value)
     except ValidationError as error:
         raise _raise(error, target) from None
+    except MemoryError:
+        raise
+    except Exception as error:
+        raise _other(error, target) from error
