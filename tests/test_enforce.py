@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 from typing import Any
 
@@ -214,16 +215,48 @@ def test_report_flush_writes_only_what_changed(tmp_path: Path) -> None:
 
 
 def _runner(text: str) -> Any:
-    """A function that runs the text it is handed (attribution must see through it)."""
+    """A function that runs the text it is handed."""
     return attribute(sys._getframe(), text.encode(), Policy(), names=COMPILE_NAMES, match_text=True)
 
 
-def test_attribution_sees_through_a_function_handed_the_source() -> None:
-    """The responsible frame is the caller that supplied the text, not the runner."""
-    source = "1 +" + " 2"
-    verdict = _runner(source)
+def _as_module(function: Any, module: str) -> Any:
+    """*function* re-bound to globals whose ``__name__`` is *module* (for trust patterns)."""
+    return types.FunctionType(function.__code__, {**function.__globals__, "__name__": module})
+
+
+def _trusted_runner(text: str) -> Any:
+    """A runner the policy below trusts (a stand-in for timeit, code, typing)."""
+    policy = Policy(trusted=("trusted_lib",))
+    return attribute(sys._getframe(), text.encode(), policy, names=COMPILE_NAMES, match_text=True)
+
+
+def test_attribution_sees_through_a_trusted_text_runner() -> None:
+    """A trusted function handed the source is not its author: its caller is."""
+    source = "".join(["1 +", " 2"])  # built at run time, like data
+    verdict = _as_module(_trusted_runner, "trusted_lib")(source)
     assert verdict.site is not None
-    assert verdict.site.function == "test_attribution_sees_through_a_function_handed_the_source"
+    assert verdict.site.function == "test_attribution_sees_through_a_trusted_text_runner"
+    assert verdict.trusted is False
+
+
+def test_program_written_literal_through_a_trusted_runner_is_allowed() -> None:
+    """A string literal of the calling code handed to a trusted generator is allowed."""
+    verdict = _as_module(_trusted_runner, "trusted_lib")("6 * 7")
+    assert verdict.trusted is True
+    assert verdict.why.startswith("program-written text")
+
+
+def _framework() -> Any:
+    """Trusted code that hands data it built to an application handler."""
+    request_data = "".join(["1 +", " 2"])
+    return _runner(request_data)
+
+
+def test_restricted_code_running_handed_text_is_responsible() -> None:
+    """Application code that evals what a trusted caller handed it is still restricted."""
+    verdict = _as_module(_framework, "trusted_lib")()
+    assert verdict.site is not None
+    assert verdict.site.function == "_runner"
     assert verdict.trusted is False
 
 

@@ -7,11 +7,13 @@ that frame and returns the first frame that *is* responsible, skipping:
 - safeops' own frames (safeops is never a trust boundary by itself: its vetted
   operations are marked with permits instead);
 - the event's plumbing (``subprocess`` for a process event, ``ctypes`` for a native one);
-- **text runners**: a function that received the compiled source (or the code object
-  being run) as one of its arguments did not choose that source, its caller did. This
-  finds every "run the text you are handed" function systematically (``timeit``,
+- **text runners**: a trusted function that received the compiled source (or the code
+  object being run) as one of its arguments did not choose that source, its caller did.
+  This finds every "run the text you are handed" function systematically (``timeit``,
   ``code.InteractiveConsole``, ``cProfile.run``, ``typing.ForwardRef``, the import
-  system's ``_call_with_frames_removed``, application helpers) instead of listing them.
+  system's ``_call_with_frames_removed``) instead of listing them. Trust only ever
+  decreases outward: the walk stops at the first restricted frame, so application code
+  that runs text it was handed is responsible for it, whoever handed it over.
 
 Two refinements keep legitimate code working and keep callbacks from hiding a caller:
 
@@ -332,7 +334,6 @@ def attribute(
         text = source.decode("utf-8", "replace")
     frame = start
     innermost = True
-    through_trusted_runner = False
     handed: object = _MISSING
     while frame is not None:
         code = frame.f_code
@@ -354,24 +355,26 @@ def attribute(
                     "the source is no longer on the stack",
                 )
         innermost = False
-        if got is not _MISSING:
-            if trust_of(kind, module, policy)[0]:
-                through_trusted_runner = True
-            handed = got
-            frame = frame.f_back
-            continue
         trusted, why = trust_of(kind, module, policy)
-        if trusted:
+        if not trusted:
+            # Trust only decreases outward: restricted code that runs what it was handed
+            # is responsible for it, whoever handed it over (a web framework passing
+            # request data to a view must not make the view's eval "the framework's").
+            site = site_of(frame, kind)
+            if got is not _MISSING:
+                return Attribution(site, False, f"{why}; it runs source it was handed")
+            if type(handed) is str and handed in code.co_consts:
+                return Attribution(
+                    site,
+                    True,
+                    "program-written text: a string literal of this code handed to a "
+                    "trusted code generator",
+                )
+            return Attribution(site, False, why)
+        if got is _MISSING:
             return Attribution(None, True, why)  # no call site needed: nothing is recorded
-        site = site_of(frame, kind)
-        if through_trusted_runner and type(handed) is str and handed in code.co_consts:
-            return Attribution(
-                site,
-                True,
-                "program-written text: a string literal of this code handed to a trusted "
-                "code generator",
-            )
-        return Attribution(site, trusted, why)
+        handed = got  # a trusted text runner: its caller chose the source
+        frame = frame.f_back
     return Attribution(None, False, "no caller outside safeops and text runners")
 
 
