@@ -260,17 +260,24 @@ def test_statements_are_refused() -> None:
         compile_expr("import os")
 
 
-def test_expression_is_immutable() -> None:
-    """Attributes of an Expression cannot be replaced."""
+def test_expression_attributes_only_describe_it() -> None:
+    """Replacing an Expression's source attribute does not change what it runs."""
     expr = compile_expr("1")
-    with pytest.raises(AttributeError):
-        expr.source = "2"  # type: ignore[misc]
+    expr.source = "__import__('os')"
+    assert expr() == 1
+
+
+def test_compiled_expression_is_an_expression() -> None:
+    """compile_expr returns an object satisfying the Expression protocol."""
+    expr = compile_expr("x", names=["x"])
+    assert isinstance(expr, Expression)
+    assert (expr.source, expr.names) == ("x", ("x",))
 
 
 def test_expression_cannot_be_built_directly() -> None:
     """Expression() is refused: only compile_expr validates."""
     with pytest.raises(TypeError):
-        Expression()
+        Expression()  # type: ignore[misc]
 
 
 def test_expression_is_thread_safe() -> None:
