@@ -273,3 +273,19 @@ def test_every_failure_is_a_safeops_error(isolated: bool) -> None:
     with pytest.raises(SafeOpsError):
         safe_exec("x = (", isolated=isolated)
 
+
+
+def test_program_function_kept_by_the_host_does_not_rearm_the_tracer() -> None:
+    """In-process, calling a program function after the run leaves no tracer behind."""
+    import sys
+
+    kept: list[object] = []
+
+    def keep(function: object) -> int:
+        kept.append(function)
+        return 1
+
+    safe_exec("def g(n):\n    return n + 1\nx = keep(g)", {"keep": keep}, isolated=False)
+    previous = sys.gettrace()
+    assert kept[0](1) == 2  # type: ignore[operator]
+    assert sys.gettrace() is previous

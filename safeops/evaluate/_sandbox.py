@@ -274,6 +274,10 @@ def run_program(
         wrapped = _wrap(error, limits, budget)
         raise wrapped from (error if isinstance(wrapped, EvaluatedCodeError) else None)
     finally:
+        # A program function the host kept (in-process) must not re-arm the tracer or
+        # the abort signal after the run.
+        budget.tracer = None
+        budget.finished = True
         sys.settrace(previous)
     if budget.tripped is not None:  # tripped, then swallowed by the program's except
         raise budget.tripped

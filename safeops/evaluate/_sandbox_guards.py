@@ -58,8 +58,8 @@ class Abort(BaseException):
 class Budget:
     """Limits of one run and the first limit error that tripped, if any."""
 
-    __slots__ = ("cpu_deadline", "limits", "output", "peak_rss", "ticks", "tracer",
-                 "tripped", "wall_deadline")
+    __slots__ = ("cpu_deadline", "finished", "limits", "output", "peak_rss", "ticks",
+                 "tracer", "tripped", "wall_deadline")
 
     def __init__(self, limits: ExecLimits, *, watch_memory: bool = False) -> None:
         self.limits = limits
@@ -67,6 +67,7 @@ class Budget:
         self.output = 0
         self.ticks = 0
         self.tracer: Any = None
+        self.finished = False
         self.wall_deadline = time.monotonic() + limits.wall_time
         self.cpu_deadline = time.thread_time() + limits.cpu_time
         # In-process runs have no RLIMIT_AS: the growth of the process's peak resident
@@ -76,6 +77,8 @@ class Budget:
     def tick(self) -> bool:
         """Called by every loop iteration and function call of the program (the
         compiler inserts it)."""
+        if self.finished:
+            return True
         if self.tripped is not None:
             raise Abort  # sticky: the program may not run on after a limit tripped
         if self.tracer is not None and sys.gettrace() is None:
