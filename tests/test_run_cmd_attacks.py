@@ -211,3 +211,47 @@ def test_ordinary_programs_are_still_allowed() -> None:
     for argv in (["sha256sum", "f"], ["b2sum", "f"], ["base64", "f"], ["bzip2", "-t", "f"]):
         if shutil.which(argv[0]):
             assert _prepared(argv).argv[1:] == tuple(argv[1:])
+
+
+# --- F2/F3: git in untrusted repositories, init.templateDir ----------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["git", "-c", "init.templateDir=/t", "clone", "a", "b"],
+     ["git", "-c", "INIT.TEMPLATEDIR=/t", "clone", "a", "b"],
+     ["git", "-cinit.templatedir=/t", "init"],
+     ["git", "clone", "--config=init.templateDir=/t", "a", "b"],
+     ["git", "-c", "core.attributesFile=/a", "status"]],
+    ids=" ".join,
+)
+def test_git_template_and_attribute_keys_are_refused(argv: list[str]) -> None:
+    """init.templateDir (hooks run on clone) and core.attributesFile are refused in -c."""
+    _need("git")
+    assert _refused(argv) == "git-config-key"
+
+
+def test_git_runs_with_dangerous_config_pinned() -> None:
+    """Every git run pins fsmonitor, hooksPath, pager, editors, helpers through the env."""
+    _need("git")
+    env = _prepared(["git", "status"]).env
+    pinned = {env[f"GIT_CONFIG_KEY_{n}"]: env[f"GIT_CONFIG_VALUE_{n}"]
+              for n in range(int(env["GIT_CONFIG_COUNT"]))}
+    assert env["GIT_CONFIG_NOSYSTEM"] == "1"
+    assert pinned["core.fsmonitor"] == "false"
+    assert pinned["core.hooksPath"] == "/dev/null"
+    assert pinned["diff.external"] == ""
+    assert pinned["protocol.ext.allow"] == "never"
+    assert pinned["init.templateDir"] == ""
+
+
+def test_git_pins_cannot_be_replaced_through_env() -> None:
+    """env= cannot reset the pinned GIT_CONFIG_COUNT."""
+    _need("git")
+    assert _refused(["git", "status"], env={"GIT_CONFIG_COUNT": "0"}) == "environment"
+
+
+def test_git_wrapped_by_timeout_keeps_the_pins() -> None:
+    """The pins follow git through wrappers such as timeout."""
+    _need("git")
+    assert _prepared(["timeout", "5", "git", "status"]).env["GIT_CONFIG_COUNT"] != "0"

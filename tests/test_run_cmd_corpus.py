@@ -28,7 +28,8 @@ from safeops.errors import SafeOpsError
 CORPUS = pathlib.Path(__file__).parent / "vectors" / "cmd" / "corpus.json"
 
 #: Programs a setup step needs besides the case's own program.
-SETUP_NEEDS = {"git_repo": ["git"], "evil_so": ["gcc"], "tar": []}
+SETUP_NEEDS = {"git_repo": ["git"], "evil_so": ["gcc"], "tar": [], "evil_repo": ["git"],
+               "hook_template": ["git"]}
 
 _EVIL_C = (
     '#include <fcntl.h>\n#include <unistd.h>\n'
@@ -147,8 +148,37 @@ def _parts_dir(tmp: pathlib.Path) -> None:
     script.chmod(0o755)
 
 
+def _evil_repo(tmp: pathlib.Path) -> None:
+    # An untrusted checkout: its own .git/config and hooks name commands (added last, so
+    # the setup's own git commands run none of them).
+    _git_repo(tmp)
+    _evil_sh(tmp)
+    repo = tmp / "repo"
+    (repo / "tracked").write_text("a\n")
+    _raw(["git", "-C", str(repo), "add", "tracked"])
+    _raw(["git", "-C", str(repo), "commit", "-q", "-m", "t"])
+    with (repo / ".git" / "config").open("a") as config:
+        config.write(f"[core]\n\tfsmonitor = {tmp / 'evil.sh'}\n"
+                     f"[diff]\n\texternal = {tmp / 'evil.sh'}\n")
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text((tmp / "evil.sh").read_text())
+    hook.chmod(0o755)
+    (repo / "tracked").write_text("b\n")
+
+
+def _hook_template(tmp: pathlib.Path) -> None:
+    # A template directory whose hooks/post-checkout is an attacker script.
+    _git_repo(tmp)
+    _evil_sh(tmp)
+    (tmp / "tpl" / "hooks").mkdir(parents=True)
+    hook = tmp / "tpl" / "hooks" / "post-checkout"
+    hook.write_text((tmp / "evil.sh").read_text())
+    hook.chmod(0o755)
+
+
 _SETUP = {"evil_sh": _evil_sh, "bin_true": _bin_true, "tar": _tar, "git_repo": _git_repo,
-          "evil_so": _evil_so, "lines": _lines, "parts_dir": _parts_dir}
+          "evil_so": _evil_so, "lines": _lines, "parts_dir": _parts_dir,
+          "evil_repo": _evil_repo, "hook_template": _hook_template}
 
 
 def run_raw(case: Case, tmp: pathlib.Path) -> None:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from safeops.command._rules import Rule
 
 __all__ = [
+    "GIT_PINNED_ENV",
     "GIT_SUB",
     "OPENSSL_COLON_OPTIONS",
     "check_awk",
@@ -54,7 +55,42 @@ _GIT_CODE_KEYS = re.compile(
     r"|uploadpack\.packobjectshook|remote\..*\.(uploadpack|receivepack|vcs)|protocol(\..*)?\.allow"
     r"|url\..*|include\..*|includeif\..*|web\.browser|browser\..*|man\..*|sendemail\..*"
     r"|instaweb\..*|guitool\..*|submodule\..*\.update|interactive\.difffilter|imap\.tunnel"
-    r"|tar\..*\.command|hook\..*|trace2\..*|safe\.directory|core\.sshcommand)"
+    r"|tar\..*\.command|hook\..*|trace2\..*|safe\.directory|core\.sshcommand"
+    r"|init\.templatedir|core\.attributesfile"
+    r"|receive\.procreceiverefs|core\.alternaterefsprefixes)"
+)
+
+#: Config pinned for every git run through GIT_CONFIG_COUNT/KEY_n/VALUE_n, which git
+#: reads after the system, global and repository files (so a repository's own
+#: .git/config cannot name these commands; only the programmer's -c, read later, can).
+#: Empty values switch a setting off (credential.helper="" also empties the helper list).
+#: What this cannot reach (filter/textconv/merge drivers and remotes under names a
+#: repository chooses) is listed in docs/run_cmd.md.
+GIT_PINNED_CONFIG: tuple[tuple[str, str], ...] = (
+    ("core.fsmonitor", "false"),
+    ("core.hooksPath", "/dev/null"),
+    ("core.pager", "cat"),
+    ("core.sshCommand", "ssh"),
+    ("core.editor", "false"),
+    ("sequence.editor", "false"),
+    ("core.askPass", ""),
+    ("core.alternateRefsCommand", ""),
+    ("credential.helper", ""),
+    ("diff.external", ""),
+    ("protocol.ext.allow", "never"),
+    ("protocol.file.allow", "user"),
+    ("init.templateDir", ""),
+    ("remote.origin.uploadpack", "git-upload-pack"),
+    ("remote.origin.receivepack", "git-receive-pack"),
+    ("gpg.program", "gpg"),
+    ("gpg.ssh.program", "ssh-keygen"),
+    ("gpg.x509.program", "gpgsm"),
+    ("gpg.ssh.defaultKeyCommand", ""),
+)
+GIT_PINNED_ENV: tuple[tuple[str, str], ...] = (
+    ("GIT_CONFIG_COUNT", str(len(GIT_PINNED_CONFIG))),
+    *(pair for index, (key, value) in enumerate(GIT_PINNED_CONFIG)
+      for pair in ((f"GIT_CONFIG_KEY_{index}", key), (f"GIT_CONFIG_VALUE_{index}", value))),
 )
 
 GIT_SUB = Syntax(

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from safeops.command._checks import (
+    GIT_PINNED_ENV,
     GIT_SUB,
     OPENSSL_COLON_OPTIONS,
     check_awk,
@@ -99,7 +100,8 @@ RULES: tuple[Rule, ...] = (
                           "--config-env", "--upload-archive"),
         file_options=_set("-C", "--git-dir", "--work-tree", "--output", "--separate-git-dir",
                           "--reference", "--file"),
-        fixed_env=(("GIT_ALLOW_PROTOCOL", "file:git:http:https:ssh"),),
+        fixed_env=(("GIT_ALLOW_PROTOCOL", "file:git:http:https:ssh"),
+                   ("GIT_CONFIG_NOSYSTEM", "1"), *GIT_PINNED_ENV),
         check=check_git,
     ),
     Rule(
