@@ -289,3 +289,10 @@ def test_program_function_kept_by_the_host_does_not_rearm_the_tracer() -> None:
     previous = sys.gettrace()
     assert kept[0](1) == 2  # type: ignore[operator]
     assert sys.gettrace() is previous
+
+
+@pytest.mark.parametrize("isolated", MODES)
+def test_walrus_in_a_comprehension_is_returned(isolated: bool) -> None:
+    """`(y := i)` inside a comprehension binds y at module level, so y comes back."""
+    result = safe_exec("x = [(y := i) for i in range(3)]", isolated=isolated)
+    assert result == {"x": [0, 1, 2], "y": 2}

@@ -106,9 +106,10 @@ def check_program(tree: ast.Module, limits: ExecLimits) -> frozenset[str]:
     """
     assigned: set[str] = set()
     nodes = 0
-    stack: list[tuple[ast.AST, int, bool]] = [(tree, 0, True)]
+    # (node, depth, in the module's own scope, outside functions (comprehensions count))
+    stack: list[tuple[ast.AST, int, bool, bool]] = [(tree, 0, True, True)]
     while stack:
-        node, depth, top_level = stack.pop()
+        node, depth, top_level, module_scope = stack.pop()
         nodes += 1
         if nodes > limits.max_ast_nodes:
             raise UnsafeExpressionError(
@@ -129,13 +130,17 @@ def check_program(tree: ast.Module, limits: ExecLimits) -> frozenset[str]:
             assigned.update(node.names)
         elif top_level and isinstance(node, ast.FunctionDef):
             assigned.add(node.name)
+        elif module_scope and isinstance(node, ast.NamedExpr):
+            # `(y := ...)` in a comprehension binds y in the enclosing (module) scope.
+            assigned.add(node.target.id)
         # Function bodies, lambdas and comprehensions open a new scope.
         child_top = top_level and not isinstance(
             node, (ast.FunctionDef, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
                    ast.GeneratorExp)
         )
+        child_module = module_scope and not isinstance(node, (ast.FunctionDef, ast.Lambda))
         for child in ast.iter_child_nodes(node):
-            stack.append((child, depth + 1, child_top))
+            stack.append((child, depth + 1, child_top, child_module))
     return frozenset(assigned)
 
 
