@@ -255,3 +255,22 @@ def test_git_wrapped_by_timeout_keeps_the_pins() -> None:
     """The pins follow git through wrappers such as timeout."""
     _need("git")
     assert _prepared(["timeout", "5", "git", "status"]).env["GIT_CONFIG_COUNT"] != "0"
+
+
+# --- F4: curl globbing and schemes ---------------------------------------------------------
+
+
+def test_curl_runs_with_globoff_and_fixed_protocols() -> None:
+    """curl gets --globoff and --proto/--proto-redir before the programmer's words."""
+    _need("curl")
+    argv = _prepared(["curl", "-sS"], ["https://example.invalid/"]).argv
+    assert argv[1:6] == ("--globoff", "--proto", "=http,https,ftp,ftps", "--proto-redir",
+                         "=http,https")
+    assert argv[-2:] == ("--", "https://example.invalid/")
+
+
+def test_curl_programmer_proto_comes_later_and_wins() -> None:
+    """A --proto the programmer writes in argv follows the default one (curl uses the last)."""
+    _need("curl")
+    argv = _prepared(["curl", "--proto", "=https", "https://example.invalid/"]).argv
+    assert argv.index("=https") > argv.index("=http,https,ftp,ftps")

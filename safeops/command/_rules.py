@@ -217,15 +217,23 @@ RULES: tuple[Rule, ...] = (
     Rule(
         _set("curl"),
         "curl reads a config file of arbitrary options with -K/--config and loads "
-        "OpenSSL engines with --engine",
+        "OpenSSL engines with --engine; it runs with --globoff and --proto "
+        "=http,https,ftp,ftps",
         Syntax(short_with_value="AbcCdDEeFHKmoPQrTuUwxXyYz",
                long_with_value=_set("config", "output", "data", "header", "user-agent",
-                                    "upload-file", "cookie", "cookie-jar", "request")),
+                                    "upload-file", "cookie", "cookie-jar", "request",
+                                    "proto", "proto-redir")),
         code_options=_set("-K", "--config", "--engine", "--libcurl"),
         file_options=_set("-o", "--output", "-O", "--remote-name", "--output-dir", "-D",
                           "--dump-header", "-c", "--cookie-jar", "-T", "--upload-file",
                           "--trace", "--trace-ascii", "--stderr", "--netrc-file", "-b",
                           "--cookie", "-d", "--data", "--data-binary", "-F", "--form"),
+        # curl expands {a,b} and [x-y] globs before it parses a URL ("[f-f]ile://..."),
+        # so URL checks on args alone cannot hold: switch globbing off and let curl
+        # itself enforce the schemes. A --proto the programmer writes in argv comes later
+        # and wins.
+        prepend=("--globoff", "--proto", "=http,https,ftp,ftps", "--proto-redir",
+                 "=http,https"),
         check=check_curl,
     ),
     Rule(
