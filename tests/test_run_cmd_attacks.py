@@ -274,3 +274,52 @@ def test_curl_programmer_proto_comes_later_and_wins() -> None:
     _need("curl")
     argv = _prepared(["curl", "--proto", "=https", "https://example.invalid/"]).argv
     assert argv.index("=https") > argv.index("=http,https,ftp,ftps")
+
+
+# --- F5: values of the always-allowed environment variables -----------------------------
+
+BAD_VALUES = [
+    ("LANGUAGE", "../../../../tmp/attack/loc2"),
+    ("LANGUAGE", "de:..:en"),
+    ("LANGUAGE", "en:"),
+    ("LANG", "/tmp/locale"),
+    ("LANG", ".."),
+    ("LC_MESSAGES", "../x"),
+    ("LC_ALL", "en_US.UTF-8/../../x"),
+    ("TZ", "/etc/passwd"),
+    ("TZ", ":/tmp/zone"),
+    ("TZ", "Europe/../../../tmp/zone"),
+    ("TERM", "../../tmp/terminfo"),
+    ("COLUMNS", "80x"),
+    ("LINES", "1" * 30),
+    ("LANG", "en_US." + "A" * 300),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_VALUES, ids=lambda v: str(v)[:20])
+def test_path_like_locale_tz_term_values_are_refused(name: str, value: str) -> None:
+    """Locale, TZ, TERM and size values must be names or numbers, never paths."""
+    assert _refused(["true"], env={name: value}) == "environment"
+
+
+GOOD_VALUES = [
+    ("LANG", "en_US.UTF-8"), ("LC_ALL", "C.UTF-8"), ("LANGUAGE", "de_DE:de:en"),
+    ("LC_TIME", "sr_RS@latin"), ("TZ", "America/Argentina/Buenos_Aires"),
+    ("TZ", "CET-1CEST,M3.5.0,M10.5.0/3"), ("TZ", ":Europe/Paris"), ("TZ", "<+03>-3"),
+    ("TERM", "xterm-256color"), ("COLUMNS", "120"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), GOOD_VALUES, ids=lambda v: str(v)[:20])
+def test_ordinary_locale_tz_term_values_pass(name: str, value: str) -> None:
+    """Real locale names, zone names, POSIX TZ strings and terminal names still pass."""
+    assert _prepared(["true"], env={name: value}).env[name] == value
+
+
+def test_inherited_path_like_language_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A LANGUAGE inherited from the caller with a path value is not passed on."""
+    monkeypatch.setenv("LANGUAGE", "../../../../tmp/x")
+    monkeypatch.setenv("LC_TIME", "de_DE.UTF-8")
+    env = _prepared(["true"]).env
+    assert "LANGUAGE" not in env
+    assert env["LC_TIME"] == "de_DE.UTF-8"

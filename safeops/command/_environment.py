@@ -67,20 +67,31 @@ _INHERITED = (
     "LC_MEASUREMENT", "LC_NAME", "LC_PAPER", "LC_TELEPHONE",
 )
 _INHERITED_KEYS = tuple((name, os.fsencode(name)) for name in _INHERITED)
-# A locale name, never a path: glibc reads LANG/LC_*/LANGUAGE values containing "/" as
-# locale or message-catalog paths (attacker .mo files are format strings for printf).
-_SANE_LOCALE_VALUE = re.compile(r"[A-Za-z0-9_.@:+-]{0,64}")
-# A zone name such as America/New_York or UTC+2; no "..", no leading "/" or ":/" paths.
-_SANE_TZ_VALUE = re.compile(r"(?!.*\.\.)[A-Za-z0-9_+-][A-Za-z0-9_+,./:-]{0,63}|")
-
-
+# Value shapes for the always-allowed names. Locale values are names, never paths:
+# glibc reads LANG/LC_*/LANGUAGE values as locale or message-catalog paths (gettext
+# joins LANGUAGE into .../<value>/LC_MESSAGES/<domain>.mo without rejecting "..", and an
+# attacker .mo file supplies printf format strings). TERM names a terminfo file.
+_LOCALE_NAME = (
+    r"(?:C|POSIX|[A-Za-z]{2,3}(?:_[A-Za-z0-9]{2,3})?)"  # language and territory
+    r"(?:\.[A-Za-z0-9_-]{1,20})?(?:@[A-Za-z0-9_-]{1,20})?"  # .codeset, @modifier
+)
+_SANE_LOCALE_VALUE = re.compile(f"(?:{_LOCALE_NAME})?")
+_SANE_LANGUAGE_VALUE = re.compile(f"(?:{_LOCALE_NAME}(?::{_LOCALE_NAME}){{0,15}})?")
+# A zone name (America/New_York, :Europe/Paris) or a POSIX TZ string (UTC0,
+# CET-1CEST,M3.5.0,M10.5.0/3, <+03>-3); never a path: no leading "/", no "..", no "//".
+_SANE_TZ_VALUE = re.compile(r"(?!.*\.\.)(?!.*//):?[A-Za-z0-9_+<-][A-Za-z0-9_+<>,./:-]{0,63}|")
+_SANE_TERM_VALUE = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9._+-]{0,63})?")
 _NUMBER = re.compile(r"[0-9]{0,20}")
-#: Value shapes for the always-allowed names (TERM is a terminfo file name, not a path).
-_VALUE_SHAPES = {"TZ": _SANE_TZ_VALUE, "COLUMNS": _NUMBER, "LINES": _NUMBER,
-                 "SOURCE_DATE_EPOCH": _NUMBER}
+_SMALL_NUMBER = re.compile(r"[0-9]{0,5}")
+_FLAG = re.compile(r"[A-Za-z0-9]{0,16}")
+_VALUE_SHAPES = {"TZ": _SANE_TZ_VALUE, "COLUMNS": _SMALL_NUMBER, "LINES": _SMALL_NUMBER,
+                 "SOURCE_DATE_EPOCH": _NUMBER, "LANGUAGE": _SANE_LANGUAGE_VALUE,
+                 "TERM": _SANE_TERM_VALUE, "NO_COLOR": _FLAG, "FORCE_COLOR": _FLAG,
+                 "CLICOLOR": _FLAG}
 
 
 def _sane(name: str, value: str) -> bool:
+    """Whether *value* has the shape of *name*'s values (locale name for LANG and LC_*)."""
     pattern = _VALUE_SHAPES.get(name, _SANE_LOCALE_VALUE)
     return pattern.fullmatch(value) is not None
 
