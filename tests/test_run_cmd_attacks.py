@@ -7,12 +7,16 @@ tests/vectors/cmd/corpus.json.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from safeops import run_cmd
 from safeops.command._runner import Prepared, prepare
-from safeops.errors import UnsafeCommandError
+from safeops.errors import CommandError, ConfigurationError, SafeOpsError, UnsafeCommandError
 
 
 def _prepared(argv: list[str], args: list[str] = (), **kwargs: object) -> Prepared:  # type: ignore[assignment]
@@ -323,3 +327,85 @@ def test_inherited_path_like_language_is_dropped(monkeypatch: pytest.MonkeyPatch
     env = _prepared(["true"]).env
     assert "LANGUAGE" not in env
     assert env["LC_TIME"] == "de_DE.UTF-8"
+
+
+# --- F9: hostile input never raises anything but SafeOpsError ---------------------------
+
+
+class _BrokenPath:
+    """A PathLike whose __fspath__ raises."""
+
+    def __fspath__(self) -> str:
+        raise RuntimeError("hostile __fspath__")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"argv": ["echo", "\ud800"]}, {"argv": ["echo"], "args": ["\udbff"]},
+     {"argv": ["true"], "env": {"LANG": "\ud800"}}, {"argv": ["cat"], "input": "\ud800"}],
+    ids=["argv", "args", "env", "input"],
+)
+def test_lone_surrogates_are_refused(kwargs: dict[str, object]) -> None:
+    """A lone surrogate (e.g. from JSON) is an UnsafeCommandError, not UnicodeEncodeError."""
+    argv = kwargs.pop("argv")
+    assert _refused(argv, **kwargs) in ("encoding", "environment")  # type: ignore[arg-type]
+
+
+def test_surrogate_escaped_bytes_still_pass() -> None:
+    """Undecodable file-name bytes (surrogateescape) remain valid arguments."""
+    assert _prepared(["echo"], [b"\xff".decode("utf-8", "surrogateescape")]).argv[-1] == "\udcff"
+
+
+def test_failing_fspath_is_refused() -> None:
+    """A PathLike whose __fspath__ raises gives UnsafeCommandError."""
+    assert _refused(["echo", _BrokenPath()]) == "argument-type"  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    ("argv", "args"),
+    [(["echo", "a" * 200_000], []), (["echo"], ["a" * 1000] * 2000)],
+    ids=["one-word", "many-words"],
+)
+def test_oversized_command_lines_are_a_command_error(argv: list[str], args: list[str]) -> None:
+    """argv + env past the kernel's limits is refused before spawning, not OSError(E2BIG)."""
+    with pytest.raises(CommandError) as caught:
+        _prepared(argv, args)
+    assert caught.value.context["rule"] == "size"
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), float("nan"), 1e300])
+def test_unbounded_timeouts_are_a_configuration_error(timeout: float) -> None:
+    """Infinite, NaN or absurd timeouts are refused (selectors would overflow)."""
+    with pytest.raises(ConfigurationError):
+        _prepared(["true"], timeout=timeout)
+
+
+def test_non_iterable_unsafe_env_is_a_configuration_error() -> None:
+    """unsafe_env=5 is a ConfigurationError, not TypeError."""
+    with pytest.raises(ConfigurationError):
+        _prepared(["true"], unsafe_env=5)
+
+
+_text = st.text(max_size=30)
+_word = st.one_of(_text, st.binary(max_size=30))
+
+
+@given(st.lists(_word, min_size=1, max_size=4), st.lists(_word, max_size=4))
+@settings(deadline=None)
+def test_any_words_give_a_prepared_command_or_a_safeops_error(
+    argv: list[str | bytes], args: list[str | bytes]
+) -> None:
+    """Arbitrary str/bytes argv and args are vetted or refused with a SafeOpsError only."""
+    with contextlib.suppress(SafeOpsError):
+        _prepared(argv, args)  # type: ignore[arg-type]
+
+
+@given(st.lists(st.one_of(_text, st.binary(max_size=30)), max_size=4))
+@settings(deadline=None, max_examples=30)
+def test_any_args_to_echo_run_or_raise_a_safeops_error(args: list[str | bytes]) -> None:
+    """Through a real spawn, arbitrary args give a result or a SafeOpsError."""
+    try:
+        result = run_cmd(["echo"], args=args, text=False, timeout=10)  # type: ignore[arg-type]
+    except SafeOpsError:
+        return
+    assert result.returncode == 0

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, overload
 
 from safeops._permits import granted
-from safeops.command._execute import Outcome, kill_group, spawn_options
+from safeops.command._execute import Outcome, kill_group, spawn_errors, spawn_options
 from safeops.command._policy import CommandResult
 from safeops.command._runner import (
     DEFAULT_MAX_OUTPUT,
@@ -92,7 +92,8 @@ async def _run(prepared: Prepared) -> Outcome:
     import asyncio
 
     started = time.monotonic()
-    with granted("process", reason="arun_cmd: vetted command", subject=prepared.executable):
+    with granted("process", reason="arun_cmd: vetted command", subject=prepared.executable), \
+            spawn_errors(prepared.argv):
         process = await asyncio.create_subprocess_exec(
             *prepared.argv, executable=prepared.executable, env=prepared.env,
             cwd=prepared.cwd, **spawn_options(prepared.input is not None),  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ from safeops.command._rules import (
 )
 from safeops.errors import UnsafeCommandError, quote
 
-__all__ = ["Vetted", "vet"]
+__all__ = ["Vetted", "check_encodable", "check_words", "vet"]
 
 _MULTICALL = frozenset({"busybox", "toybox"})
 _NEEDS_COMMAND: frozenset[str] = frozenset()  # wrappers that start a shell without one
@@ -298,10 +298,17 @@ def check_words(values: object, what: str) -> list[str]:
                 "os.PathLike (convert numbers with str())",
                 rule="argument-type",
             )
-        text = os.fspath(item)
+        try:
+            text = os.fspath(item)
+        except Exception as error:  # a hostile or broken __fspath__
+            raise UnsafeCommandError(
+                f"{what}[{index}]: its __fspath__ failed ({type(error).__name__})",
+                rule="argument-type",
+            ) from None
         word = os.fsdecode(text) if isinstance(text, bytes) else text
         if not isinstance(word, str):
             raise UnsafeCommandError(f"{what}[{index}] is not text", rule="argument-type")
+        check_encodable(word, f"{what}[{index}]")
         for char, name in (("\0", "NUL"), ("\r", "CR"), ("\n", "LF")):
             if char in word:
                 raise UnsafeCommandError(
@@ -312,3 +319,16 @@ def check_words(values: object, what: str) -> list[str]:
                 )
         words.append(word)
     return words
+
+
+def check_encodable(text: str, what: str) -> None:
+    """Refuse text the OS cannot take: a lone surrogate (U+D800, from JSON "\\ud800")
+    has no file-system encoding, and Popen would raise UnicodeEncodeError."""
+    try:
+        os.fsencode(text)
+    except UnicodeError:
+        raise UnsafeCommandError(
+            f"refused {what} {quote(text)}: it contains characters with no encoding in the "
+            "file-system encoding (a lone surrogate such as '\\ud800')",
+            rule="encoding",
+        ) from None

@@ -191,6 +191,12 @@ def build_environment(
                 rule="environment",
                 variable=name,
             )
+        try:
+            os.fsencode(value)
+        except UnicodeError:
+            raise UnsafeCommandError(
+                f"refused environment variable {name}: its value contains a lone surrogate, "
+                "which has no encoding", rule="encoding", variable=name) from None
         if "\0" in value:
             raise UnsafeCommandError(
                 f"refused environment variable {name}: its value contains a NUL byte",

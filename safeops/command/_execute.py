@@ -18,19 +18,25 @@ descendants matter.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import select
 import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from safeops._permits import granted
-from safeops.errors import CommandFailedError, CommandTimeoutError, OutputLimitError
+from safeops.errors import (
+    CommandError,
+    CommandFailedError,
+    CommandTimeoutError,
+    OutputLimitError,
+)
 
-__all__ = ["Outcome", "failed", "kill_group", "run_process", "spawn_options"]
+__all__ = ["Outcome", "failed", "kill_group", "run_process", "spawn_errors", "spawn_options"]
 
 _CHUNK = 1 << 16
 # poll(2) where it exists, as subprocess does: for two or three pipes it is cheaper than
@@ -70,6 +76,21 @@ def kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+@contextlib.contextmanager
+def spawn_errors(argv: Sequence[str]) -> Iterator[None]:
+    """Turn an execve E2BIG (limits lower than run_cmd's size check) into CommandError."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno != errno.E2BIG:
+            raise
+        raise CommandError(
+            f"the kernel refused to start {os.path.basename(argv[0])}: its command line and "
+            "environment are too large (E2BIG). Pass large data through input= or a file",
+            rule="size",
+        ) from None
+
+
 def spawn_options(stdin_wanted: bool) -> dict[str, object]:
     """The keyword arguments every run_cmd spawn uses (shared with arun_cmd)."""
     return {
@@ -95,7 +116,8 @@ def run_process(
     """Run *argv* and collect its output; raise on timeout or output limit."""
     started = time.monotonic()
     deadline = started + timeout
-    with granted("process", reason="run_cmd: vetted command", subject=executable):
+    with granted("process", reason="run_cmd: vetted command", subject=executable), \
+            spawn_errors(argv):
         process = subprocess.Popen(
             list(argv), executable=executable, env=env, cwd=cwd,
             **spawn_options(input is not None),  # type: ignore[call-overload]

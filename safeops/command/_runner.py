@@ -12,7 +12,7 @@ from safeops.command._check import check_words, vet
 from safeops.command._environment import build_environment
 from safeops.command._execute import Outcome, failed, run_process
 from safeops.command._policy import DEFAULT_POLICY, CommandPolicy, CommandResult, Program
-from safeops.errors import ConfigurationError, UnsafeCommandError, quote
+from safeops.errors import CommandError, ConfigurationError, UnsafeCommandError, quote
 
 __all__ = ["DEFAULT_MAX_OUTPUT", "DEFAULT_TIMEOUT", "Prepared", "prepare", "result_of", "run_cmd"]
 
@@ -20,6 +20,13 @@ __all__ = ["DEFAULT_MAX_OUTPUT", "DEFAULT_TIMEOUT", "Prepared", "prepare", "resu
 DEFAULT_TIMEOUT = 60.0
 #: Bytes each of stdout and stderr may reach by default before the command is killed.
 DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024
+#: The longest timeout accepted (about 115 days); selectors overflow on larger values.
+MAX_TIMEOUT = 1e7
+#: Linux MAX_ARG_STRLEN: the longest single argv or environment string execve accepts.
+MAX_ARG_LENGTH = 32 * 4096
+#: Total argv + environment bytes run_cmd accepts: well below the usual 2 MiB ARG_MAX
+#: (a quarter of an 8 MiB stack), so no spawn fails with E2BIG.
+MAX_COMMAND_SIZE = 1024 * 1024
 
 Arg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 Allow = CommandPolicy | Sequence[str | Program] | None
@@ -74,9 +81,13 @@ def prepare(
     unsafe_env: Iterable[str],
 ) -> Prepared:
     """Vet everything and build the exact command; raise before anything runs."""
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+    if (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+        or not 0 < timeout <= MAX_TIMEOUT
+    ):
         raise ConfigurationError(
-            f"timeout must be a positive number of seconds, got {timeout!r}", rule="timeout"
+            f"timeout must be a positive number of seconds up to {MAX_TIMEOUT:.0f}, got "
+            f"{quote(timeout)}", rule="timeout"
         )
     if isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 1:
         raise ConfigurationError(
@@ -90,7 +101,11 @@ def prepare(
         raise UnsafeCommandError("argv is empty: name the program to run", rule="empty-argv")
     directory = _check_cwd(cwd)
     vetted = vet(words, extra, policy, directory)
-    unsafe = frozenset(unsafe_env if not isinstance(unsafe_env, str) else (unsafe_env,))
+    try:
+        unsafe = frozenset(unsafe_env if not isinstance(unsafe_env, str) else (unsafe_env,))
+    except TypeError:
+        raise ConfigurationError("unsafe_env must be a list of variable names",
+                                 rule="unsafe_env") from None
     allowed = frozenset(vetted.env_names) | policy.env
     unsafe |= frozenset(vetted.unsafe_env)
     if vetted.assignments:  # `env NAME=value prog` is checked like env=
@@ -103,13 +118,39 @@ def prepare(
     if input is None:
         data = None
     elif isinstance(input, str):
-        data = input.encode("utf-8")
+        try:
+            data = input.encode("utf-8")
+        except UnicodeError:
+            raise UnsafeCommandError(
+                "refused input: it contains a lone surrogate, which has no UTF-8 encoding; "
+                "pass bytes", rule="encoding") from None
     elif isinstance(input, (bytes, bytearray, memoryview)):
         data = bytes(input)
     else:
         raise ConfigurationError("input must be str or bytes", rule="input")
+    _check_size(vetted.argv, environment)
     return Prepared(tuple(vetted.argv), vetted.executable, environment, directory, data,
                     float(timeout), max_output)
+
+
+def _check_size(argv: list[str], env: Mapping[str, str]) -> None:
+    # execve fails with E2BIG past the kernel's limits: one string over MAX_ARG_STRLEN
+    # (128 KiB on Linux) or argv + envp past about a quarter of the stack limit. Refuse
+    # before spawning, with a clear error, rather than let Popen raise a bare OSError.
+    total = 0
+    for text in (*argv, *(f"{name}={value}" for name, value in env.items())):
+        size = len(os.fsencode(text)) + 1
+        if size > MAX_ARG_LENGTH:
+            raise CommandError(
+                f"refused a command line word or environment entry of {size} bytes: the "
+                f"kernel refuses more than {MAX_ARG_LENGTH} bytes per string (E2BIG). Pass "
+                "large data through input= or a file", rule="size", size=size)
+        total += size + 8  # plus the pointer in argv/envp
+    if total > MAX_COMMAND_SIZE:
+        raise CommandError(
+            f"refused a command line and environment of {total} bytes: over the "
+            f"{MAX_COMMAND_SIZE}-byte limit run_cmd keeps below the kernel's ARG_MAX (E2BIG). "
+            "Pass large data through input= or a file", rule="size", size=total)
 
 
 def _check_cwd(cwd: str | os.PathLike[str] | None) -> str | None:
