@@ -134,7 +134,7 @@ def test_failed_rename_leaves_neither_output_nor_temp(
 def test_stray_temp_of_a_dead_writer_is_cleaned_by_the_next_run(tmp_path: Path) -> None:
     """A temp file left by a killed conversion is removed on the next conversion."""
     # Above the largest pid_max Linux allows (2**22): never a running process.
-    stray = tmp_path / f".out.json{TEMP_MARKER}4194400-abcd"
+    stray = tmp_path / f".out.json{TEMP_MARKER}4194400-abcd0123"
     stray.write_bytes(b"partial")
     source = tmp_path / "in.pkl"
     source.write_bytes(pickle.dumps("x"))
@@ -144,7 +144,7 @@ def test_stray_temp_of_a_dead_writer_is_cleaned_by_the_next_run(tmp_path: Path) 
 
 def test_temp_of_a_running_writer_is_left_alone(tmp_path: Path) -> None:
     """A temp file whose writer still runs is not deleted from under it."""
-    stray = tmp_path / f".out.json{TEMP_MARKER}1-abcd"  # pid 1 always runs
+    stray = tmp_path / f".out.json{TEMP_MARKER}1-abcd0123"  # pid 1 always runs
     stray.write_bytes(b"in progress")
     atomic_write(tmp_path / "out.json", b"{}")
     assert stray.exists()

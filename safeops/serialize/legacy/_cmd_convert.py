@@ -61,6 +61,12 @@ def run(args: argparse.Namespace) -> int:
     except (SafeOpsError, OSError) as error:
         print(f"safeops convert: could not convert {args.source}: {error}", file=sys.stderr)
         return 1
+    except Exception as error:  # a value the encoder chokes on: no traceback
+        print(
+            f"safeops convert: could not convert {args.source}: {type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
+        return 1
     print(f"converted {args.source} -> {args.target} ({args.format})")
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import stat
 from collections.abc import Callable, Iterable
@@ -37,6 +38,8 @@ __all__ = [
 Format = Literal["json", "msgpack"]
 #: Part of every temporary file's name: ``.<target>.safeops-tmp-<pid>-<random>``.
 TEMP_MARKER = ".safeops-tmp-"
+#: The exact shape of the names atomic_write uses (pids on Linux are below 2**22).
+_TEMP_NAME = re.compile(r"\..+" + re.escape(TEMP_MARKER) + r"([0-9]{1,7})-[0-9a-f]{8}")
 
 
 def convert_file(
@@ -99,18 +102,33 @@ def atomic_write(target: Path, data: bytes, *, mode: int = 0o600) -> None:
 def clean_stray_temps(directory: Path, target_name: str | None = None) -> int:
     """Remove temporary files left by killed conversions; returns how many.
 
-    A temporary file whose writer (the pid in its name) is still running is left alone.
-    With *target_name*, only that target's temporary files are considered.
+    Only regular files (never directories or symlinks) whose name has exactly the shape
+    this module writes (``.<target>.safeops-tmp-<pid>-<8 hex digits>``) are considered,
+    and one whose writer (the pid in its name) is still running is left alone. With
+    *target_name*, only that target's temporary files. Anything else that merely looks
+    similar is ignored; errors while cleaning never stop a conversion.
     """
-    pattern = f".{target_name}{TEMP_MARKER}*" if target_name else f".*{TEMP_MARKER}*"
+    prefix = f".{target_name}{TEMP_MARKER}" if target_name else "."
     removed = 0
-    for stray in directory.glob(pattern):
-        pid_text = stray.name.rsplit(TEMP_MARKER, 1)[-1].split("-", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and _running(int(pid_text)):
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    for name in names:
+        match = _TEMP_NAME.fullmatch(name)
+        if match is None or not name.startswith(prefix):
             continue
-        with contextlib.suppress(FileNotFoundError):
+        pid = int(match.group(1))
+        if pid != os.getpid() and _running(pid):
+            continue
+        stray = directory / name
+        try:
+            if not stat.S_ISREG(os.lstat(stray).st_mode):
+                continue
             stray.unlink()
-            removed += 1
+        except OSError:
+            continue
+        removed += 1
     return removed
 
 
@@ -155,9 +173,10 @@ def convert_tree(
             summary.refused += 1
             summary.problems.append((relative, f"refused: {error}"))
             outcome = "refused"
-        except (SafeOpsError, OSError) as error:
+        except Exception as error:  # one bad file never stops the run
             summary.errors += 1
-            summary.problems.append((relative, f"error: {error}"))
+            kind = "" if isinstance(error, (SafeOpsError, OSError)) else f"{type(error).__name__}: "
+            summary.problems.append((relative, f"error: {kind}{error}"))
             outcome = "error"
         else:
             summary.converted += 1
@@ -168,9 +187,11 @@ def convert_tree(
 
 
 def _running(pid: int) -> bool:
+    if pid <= 0:
+        return False  # 0 and negative pids address process groups, never a writer
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True  # exists, owned by someone else

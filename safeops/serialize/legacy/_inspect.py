@@ -23,13 +23,15 @@ from safeops.serialize.legacy._policy import (
     Verdict,
     classify,
     describe,
+    is_bare_uuid,
+    makes_bare_uuid,
     parse_allow,
     vet_build,
     vet_call,
     vet_mutate,
 )
 from safeops.serialize.legacy._scan import walk
-from safeops.serialize.legacy._symbolic import Global, Malformed, OverLimit, Visitor
+from safeops.serialize.legacy._symbolic import Global, Malformed, Node, OverLimit, Visitor
 
 __all__ = ["Finding", "InspectReport", "inspect"]
 
@@ -202,6 +204,7 @@ class _Recorder(Visitor):
         self.limits = limits
         self.findings = findings
         self.nested_in = nested_in
+        self.bare_uuids = 0
 
     def _add(
         self, kind: Any, verdict: Verdict, target: str, detail: str, where: tuple[str, int]
@@ -232,10 +235,21 @@ class _Recorder(Visitor):
             detail += f" (written as {ref.raw})"
         self._add("global", verdict, ref.dotted, detail, (opname, offset))
 
-    def call(self, offset: int, opname: str, func: Any, args: tuple[Any, ...]) -> None:
+    def call(
+        self,
+        offset: int,
+        opname: str,
+        func: Any,
+        args: tuple[Any, ...],
+        kwargs: Node | None = None,
+    ) -> None:
         shown = ", ".join(describe(arg) for arg in args[:4]) + (", ..." if len(args) > 4 else "")
+        if kwargs is not None and kwargs.weight > 1:
+            shown += ", **<keyword arguments>"
         target = f"{describe(func)}({shown})"
-        problem = vet_call(self.policy, opname, func, args)
+        if makes_bare_uuid(func, args):
+            self.bare_uuids += 1
+        problem = vet_call(self.policy, opname, func, args, kwargs)
         if problem is None:
             self._add("call", "safe", target, "a vetted constructor", (opname, offset))
             return
@@ -250,9 +264,21 @@ class _Recorder(Visitor):
         self._add("call", verdict, target, problem, (opname, offset))
 
     def build(self, offset: int, target: Any, state: Any) -> None:
-        problem = vet_build(target)
+        if is_bare_uuid(target):
+            self.bare_uuids -= 1
+        problem = vet_build(self.policy, target, state)
         if problem is not None:
             self._add("state", "dangerous", describe(target), problem, ("BUILD", offset))
+
+    def finish(self, offset: int) -> None:
+        if self.bare_uuids:
+            self._add(
+                "state",
+                "dangerous",
+                "uuid.UUID(...)",
+                "a UUID is created without its value and never given state",
+                ("STOP", offset),
+            )
 
     def mutate(self, offset: int, opname: str, target: Any) -> None:
         problem = vet_mutate(opname, target)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from safeops.errors import ConfigurationError, quote
 from safeops.serialize.legacy._allowlist import SAFE_GLOBALS, normalize_global
-from safeops.serialize.legacy._symbolic import BIG_INT, Global, Node
+from safeops.serialize.legacy._symbolic import BIG_INT, TOO_MANY, Global, Node
 
 __all__ = [
     "RECONSTRUCTOR",
@@ -22,6 +22,8 @@ __all__ = [
     "Verdict",
     "classify",
     "describe",
+    "is_bare_uuid",
+    "makes_bare_uuid",
     "parse_allow",
     "vet_build",
     "vet_call",
@@ -46,10 +48,26 @@ NO_INT_ARGUMENT = frozenset({("builtins", "bytes"), ("builtins", "bytearray")})
 RECONSTRUCTOR_BASES = frozenset(
     pair for pair in SAFE_GLOBALS if pair[0] == "builtins" and pair not in SINGLETONS
 )
-#: Codec names ``_codecs.encode`` may be called with (pickle writes "latin1").
-ENCODINGS = frozenset(
-    {"latin1", "latin-1", "latin_1", "iso-8859-1", "iso8859-1", "l1", "utf-8", "utf8", "ascii"}
-)
+#: Codec names ``_codecs.encode`` may be called with (pickle writes "latin1"): only names
+#: CPython encodes with a built-in fast path, so no codec lookup and no import happens.
+ENCODINGS = frozenset({"latin1", "latin-1", "utf-8", "utf8", "ascii"})
+#: What Python 2 wrote for a bytearray: ``bytearray(text, 'latin-1')``.
+BYTEARRAY_ENCODINGS = frozenset({"latin-1", "latin1"})
+#: Constructors that consume an iterable: pickle never passes them text or bytes (it
+#: writes items), and ``list(s)`` of a memoised megabyte string is a memory bomb.
+CONTAINER_TYPES = frozenset(
+    {
+        ("builtins", "list"), ("builtins", "tuple"), ("builtins", "set"),
+        ("builtins", "frozenset"), ("builtins", "dict"), ("collections", "deque"),
+        ("collections", "Counter"), ("collections", "OrderedDict"),
+        ("collections", "ChainMap"), ("collections", "defaultdict"),
+    }
+)  # fmt: skip
+TEXT_TYPES = frozenset(("builtins", name) for name in ("bytearray", "bytes", "str"))
+UUID = ("uuid", "UUID")
+CHAINMAP = ("collections", "ChainMap")
+#: The values ``UUID.__getstate__`` writes for ``is_safe`` (SafeUUID's values).
+UUID_IS_SAFE = (None, 0, -1)
 
 # Module roots whose every global runs code, touches files, processes or the network, or
 # reaches into the interpreter. Python 2 names are mapped first (commands -> subprocess).
@@ -188,8 +206,19 @@ def _is_encoded_bytes(value: Any) -> bool:
     )
 
 
-def vet_call(policy: Policy, opname: str, func: Any, args: tuple[Any, ...]) -> str | None:
-    """Why this call is not a vetted constructor of an allowed type, or None if it is."""
+def vet_call(
+    policy: Policy,
+    opname: str,
+    func: Any,
+    args: tuple[Any, ...],
+    kwargs: Node | None = None,
+) -> str | None:
+    """Why this call is not a vetted constructor of an allowed type, or None if it is.
+
+    *kwargs* is NEWOBJ_EX's keyword dict: refused unless empty or the class is one the
+    caller allowed (none of the default types has ``__getnewargs_ex__``, so pickle never
+    writes keyword arguments for them; ``bytes(source=10**9)`` would bypass every rule).
+    """
     if type(func) is not Global:
         return (
             f"{opname} calls {describe(func)}, a value built while loading (a getattr or "
@@ -218,6 +247,18 @@ def vet_call(policy: Policy, opname: str, func: Any, args: tuple[Any, ...]) -> s
         return _vet_scalar((base.module, base.name), args[2:], "copyreg._reconstructor")
     if not policy.is_class(pair):
         return f"{opname} calls {func.dotted}, which is not a class"
+    if kwargs is not None and kwargs.weight > 1 and pair not in policy.caller_pairs:
+        return (
+            f"{opname} passes keyword arguments to {func.dotted} (pickle never writes them "
+            "for the default types; they would bypass the argument rules)"
+        )
+    if pair in CONTAINER_TYPES:
+        for arg in args:
+            if type(arg) in (str, bytes):
+                return (
+                    f"{func.dotted}() of a text or bytes constant (pickle writes container "
+                    "items, never an iterable to expand)"
+                )
     problem = _vet_scalar(pair, args, func.dotted)
     if problem is not None:
         return problem
@@ -235,6 +276,19 @@ def vet_call(policy: Policy, opname: str, func: Any, args: tuple[Any, ...]) -> s
 def _vet_scalar(pair: tuple[str, str], args: tuple[Any, ...], name: str) -> str | None:
     if pair not in SCALAR_TYPES:
         return None
+    # The second argument of str/bytes/bytearray is a codec name: the data would choose
+    # (and import) a codec. Only Python 2's bytearray form is accepted, with its codec.
+    if (
+        pair in TEXT_TYPES
+        and len(args) > 1
+        and not (
+            pair == ("builtins", "bytearray")
+            and len(args) == 2
+            and type(args[0]) is str
+            and args[1] in BYTEARRAY_ENCODINGS
+        )
+    ):
+        return f"{name}() with a codec or error-handler argument (the data would choose one)"
     for arg in args:
         if pair in NO_INT_ARGUMENT and type(arg) is int:
             return f"{name}() of an integer allocates that many bytes"
@@ -243,18 +297,102 @@ def _vet_scalar(pair: tuple[str, str], args: tuple[Any, ...], name: str) -> str 
     return None
 
 
-def vet_build(target: Any) -> str | None:
-    """Why BUILD on *target* is refused, or None (an instance built by a vetted call)."""
+def built_class(target: Node) -> tuple[str, str] | None:
+    """The allowed class an ``obj`` node is an instance of (seen through the reconstructor)."""
+    func = target.callable
+    if type(func) is not Global:
+        return None
+    pair = (func.module, func.name)
+    if pair == RECONSTRUCTOR and target.args and type(target.args[0]) is Global:
+        return (target.args[0].module, target.args[0].name)
+    return pair
+
+
+def is_bare_uuid(target: Any) -> bool:
+    """True for a UUID made without its value (NEWOBJ/reconstructor): BUILD must follow."""
+    if type(target) is not Node or target.kind != "obj" or built_class(target) != UUID:
+        return False
+    func = target.callable
+    return (func.module, func.name) == RECONSTRUCTOR or not target.args
+
+
+def makes_bare_uuid(func: Any, args: tuple[Any, ...]) -> bool:
+    """True for the calls that make a UUID without its value (its BUILD must follow)."""
+    if type(func) is not Global:
+        return False
+    pair = (func.module, func.name)
+    if pair == UUID:
+        return not args
+    return (
+        pair == RECONSTRUCTOR
+        and len(args) > 0
+        and type(args[0]) is Global
+        and (args[0].module, args[0].name) == UUID
+    )
+
+
+def vet_build(policy: Policy, target: Any, state: Any) -> str | None:
+    """Why BUILD on *target* with *state* is refused, or None.
+
+    Only instances built by a vetted call may get state, once. For the default types the
+    state must be the type's own pickled form: ``{'int': 0 <= n < 2**128, 'is_safe'?:
+    None|0|-1}`` for UUID, ``{'maps': [...]}`` for ChainMap, none for the others (a
+    forged ``UUID.int`` list makes orjson read object internals). Classes the caller
+    allowed take any state.
+    """
     if type(target) is Node and target.kind == "obj":
         if target.built:
             # The first BUILD can plant an instance attribute named __setstate__, which
             # pickle then calls (with any state) on the second one.
             return "a second BUILD on the same object could call a __setstate__ the first planted"
-        return None
+        cls = built_class(target)
+        if cls is not None and cls in policy.caller_pairs:
+            return None
+        return _vet_default_state(cls, state)
     return (
         f"BUILD sets the state of {describe(target)}; only instances built from allowed "
         "classes may be given state (setting attributes on a class is a gadget)"
     )
+
+
+def _vet_default_state(cls: tuple[str, str] | None, state: Any) -> str | None:
+    name = f"{cls[0]}.{cls[1]}" if cls else "a computed value"
+    items = _dict_items(state)
+    if cls == UUID and items is not None:
+        fields = dict(zip(items[::2], items[1::2], strict=True))
+        if len(fields) * 2 == len(items) and set(fields) <= {"int", "is_safe"}:
+            number = fields.get("int")
+            if (
+                type(number) is int
+                and number is not BIG_INT
+                and 0 <= number < 1 << 128
+                and type(fields.get("is_safe")) in (int, type(None))
+                and fields.get("is_safe") in UUID_IS_SAFE
+            ):
+                return None
+        return "uuid.UUID state must be {'int': 0 <= n < 2**128, 'is_safe': None/0/-1}"
+    if (
+        cls == CHAINMAP
+        and items is not None
+        and len(items) == 2
+        and items[0] == "maps"
+        and type(items[1]) is Node
+        and items[1].kind == "list"
+    ):
+        return None
+    if cls == CHAINMAP:
+        return "collections.ChainMap state must be {'maps': [mappings]}"
+    return (
+        f"BUILD sets state on {name}, whose pickled form has none (only UUID and ChainMap "
+        "take state among the default types; allow your own classes to give them state)"
+    )
+
+
+def _dict_items(state: Any) -> list[Any] | None:
+    """A dict node's recorded items (flattened), or None when unknown or not a dict."""
+    if type(state) is not Node or state.kind != "dict" or state.pairs is TOO_MANY:
+        return None
+    return [] if state.pairs is None else state.pairs
 
 
 def vet_mutate(opname: str, target: Any) -> str | None:

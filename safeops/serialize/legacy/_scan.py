@@ -23,16 +23,21 @@ the budgets could not be trusted afterwards.
 from __future__ import annotations
 
 import struct
+from codecs import escape_decode, raw_unicode_escape_decode
 from typing import Any
 
+from safeops.serialize.legacy._allowlist import SAFE_GLOBALS
 from safeops.serialize.legacy._symbolic import (
     BIG_INT,
+    MAX_HASH_COLLISIONS,
     Global,
     Malformed,
     Node,
     OverLimit,
     Visitor,
     describe_name,
+    predictable_hash,
+    record,
 )
 
 __all__ = ["walk"]
@@ -84,6 +89,14 @@ def walk(
     legacy reader never allows: persistent ids, the extension registry, out-of-band
     buffers) and :class:`OverLimit` when a budget is exceeded. Visitor methods may
     raise to stop the walk.
+
+    Besides the value budgets, the walk bounds its own work: at most
+    ``4 * max_elements + 4096`` opcodes (a real pickle needs about three per element),
+    at most ``max_elements`` values waiting on the stack, constructor calls may copy at
+    most as many bytes of text/bytes constants as the pickle holds (a memoised 1 MB
+    string passed to ``bytearray`` a thousand times would not), and at most
+    ``MAX_HASH_COLLISIONS`` members of one set (keys of one dict) may share a
+    predictable hash value.
     """
     data = bytes(data)
     n = len(data)
@@ -93,6 +106,8 @@ def walk(
     want_constants = visitor.wants_constants
     i = 0
     start = 0
+    max_ops = 4 * max_elements + 4096
+    copied = 0  # bytes of str/bytes constants handed to constructors (see call())
 
     def check(node: Node) -> None:
         if node.weight > max_elements:
@@ -108,6 +123,22 @@ def walk(
         del stack[at:]
         return items
 
+    def collide(target: Node, keys: list[Any]) -> None:
+        # CPython's set/dict insertion is linear per colliding member: quadratic overall.
+        counts = target.hashes
+        for key in keys:
+            if type(key) is str:
+                continue  # randomized hash
+            value = predictable_hash(key)
+            if value is None:
+                continue
+            if counts is None:
+                counts = target.hashes = {}
+            seen = counts.get(value, 0) + 1
+            counts[value] = seen
+            if seen > MAX_HASH_COLLISIONS:
+                raise OverLimit(start, "hash_collisions", MAX_HASH_COLLISIONS)
+
     def fill(target: Any, items: list[Any], opname: str, kind: str) -> None:
         if type(target) is not Node or target.kind != kind:
             visitor.mutate(start, opname, target)
@@ -115,6 +146,11 @@ def walk(
                 return
         if target.placed:
             visitor.late_mutation(start, opname)
+        if target.kind == "dict" and kind == "dict":
+            record(target, items)
+            collide(target, items[::2])
+        elif target.kind == "set" and kind == "set":
+            collide(target, items)
         weight, depth = _weigh(items)
         if target.placed:  # it was among its own items: a direct self-reference
             visitor.late_mutation(start, opname)
@@ -167,10 +203,19 @@ def walk(
         if want_constants:
             visitor.constant(start, value)
 
-    def call(opname: str, func: Any, args: Any) -> None:
+    def call(opname: str, func: Any, args: Any, kwargs: Node | None = None) -> None:
+        nonlocal copied
         if type(args) is not Node or args.kind != "tuple":
             raise Malformed(start, f"{opname} needs a tuple of arguments")
-        visitor.call(start, opname, func, args.items)
+        visitor.call(start, opname, func, args.items, kwargs)
+        copies = type(func) is Global and (func.module, func.name) in SAFE_GLOBALS
+        for arg in args.items if copies else ():
+            if type(arg) is str or type(arg) is bytes:
+                # Each call makes a new object from the constant (bytearray(b), str(b),
+                # Decimal(s)...): a memoised constant reused N times costs N copies.
+                copied += len(arg)
+                if copied > n:
+                    raise OverLimit(start, "max_copy", n)
         node = Node("obj", start)
         node.callable = func
         node.args = args.items
@@ -186,6 +231,8 @@ def walk(
 
     def tuple_of(items: list[Any] | tuple[Any, ...], kind: str = "tuple") -> Node:
         node = Node(kind, start, tuple(items))
+        if kind == "frozenset":
+            collide(node, list(items))
         weight, depth = _weigh(items)
         node.weight = 1 + weight
         node.depth = depth + 1
@@ -205,7 +252,7 @@ def walk(
         return stack.pop()
 
     try:
-        while True:
+        for _ in range(max_ops):
             start = i
             op = data[i]  # IndexError past the end: truncated (handled below)
             i += 1
@@ -224,8 +271,13 @@ def walk(
                 # not modelling that cannot let anything through.)
                 memo[index] = stack[-1]
             elif op == 0x28:  # MARK
+                if len(marks) > 2 * max_depth + 8:
+                    # CPython nests at most as deep as the marks: the depth budget applies.
+                    raise OverLimit(start, "max_depth", max_depth)
                 marks.append(len(stack))
             elif op == 0x7D:  # EMPTY_DICT
+                if len(stack) > max_elements:
+                    raise OverLimit(start, "max_elements", max_elements)
                 node = Node("dict", start)
                 stack.append(node)
                 if data[i] == 0x94:  # MEMOIZE
@@ -273,6 +325,13 @@ def walk(
                 if op == 0x75 and len(items) % 2:
                     raise Malformed(start, "SETITEMS with an odd number of items")
                 if type(target) is Node and target.kind == kind and not target.placed:
+                    if op == 0x75:
+                        record(target, items)
+                        keys = items[::2]
+                        for key in keys:
+                            if type(key) is not str:  # str hashes are randomized
+                                collide(target, keys)
+                                break
                     weight = 0
                     depth = 0
                     for value in items:
@@ -296,6 +355,8 @@ def walk(
             elif op == 0x89:  # NEWFALSE
                 stack.append(False)
             elif op == 0x5D:  # EMPTY_LIST
+                if len(stack) > max_elements:
+                    raise OverLimit(start, "max_elements", max_elements)
                 stack.append(Node("list", start))
             elif op == 0x4E:  # NONE
                 stack.append(None)
@@ -309,6 +370,8 @@ def walk(
                 put(data[i])
                 i += 1
             elif op == 0x29:  # EMPTY_TUPLE
+                if len(stack) > max_elements:
+                    raise OverLimit(start, "max_elements", max_elements)
                 stack.append(tuple_of(()))
             elif op == 0x85 or op == 0x86 or op == 0x87:  # TUPLE1-3  # noqa: PLR1714
                 size = op - 0x84
@@ -341,7 +404,7 @@ def walk(
                 if type(kwargs) is not Node or kwargs.kind != "dict":
                     raise Malformed(start, "NEWOBJ_EX needs a dict of keyword arguments")
                 kwargs.placed = True
-                call("NEWOBJ_EX", cls, args)
+                call("NEWOBJ_EX", cls, args, kwargs)
                 stack[-1].weight += kwargs.weight
                 check(stack[-1])
             elif op == 0x62:  # BUILD
@@ -359,6 +422,8 @@ def walk(
                 value = pop()
                 fill(stack[-1], [value], "APPEND", "list")
             elif op == 0x8F:  # EMPTY_SET
+                if len(stack) > max_elements:
+                    raise OverLimit(start, "max_elements", max_elements)
                 stack.append(Node("set", start))
             elif op == 0x90:  # ADDITEMS
                 items = since_mark()
@@ -470,7 +535,8 @@ def walk(
                 push_const(_quoted(line(), start))
             elif op == 0x56:  # UNICODE (protocol 0, raw-unicode-escape)
                 try:
-                    push_const(line().decode("raw-unicode-escape"))
+                    # The C codec function: a codec lookup by name would import a module.
+                    push_const(raw_unicode_escape_decode(line())[0])
                 except UnicodeDecodeError:
                     raise Malformed(start, "UNICODE argument is not decodable") from None
             elif op == 0x80:  # PROTO
@@ -484,6 +550,7 @@ def walk(
             elif op == 0x2E:  # STOP
                 if len(stack) != 1 or marks:
                     raise Malformed(start, "STOP with an unbalanced stack")
+                visitor.finish(start)
                 return i
             elif op in _REFUSED:
                 raise Malformed(
@@ -493,6 +560,7 @@ def walk(
                 )
             else:
                 raise Malformed(start, f"invalid pickle opcode 0x{op:02x}")
+        raise OverLimit(start, "max_opcodes", max_ops)
     except (IndexError, struct.error):
         # Reading past the end of the data, or popping an empty stack.
         raise Malformed(start, "the pickle is truncated or pops more than it pushed") from None
@@ -506,7 +574,7 @@ def _text_int(text: bytes, offset: int) -> int:
         return False
     if text == b"01":
         return True
-    if len(body) > 18:
+    if len(body) > 40:
         # Converting is quadratic; the caller's digit budget is checked by the loader.
         return BIG_INT
     return int(text)
@@ -515,8 +583,8 @@ def _text_int(text: bytes, offset: int) -> int:
 def _quoted(text: bytes, offset: int) -> bytes | str:
     if len(text) >= 2 and text[:1] == text[-1:] and text[:1] in (b"'", b'"'):
         try:
-            raw = text[1:-1].decode("unicode-escape").encode("latin-1")
-        except (UnicodeDecodeError, UnicodeEncodeError):
+            raw = escape_decode(text[1:-1])[0]  # what CPython's STRING opcode uses
+        except (UnicodeDecodeError, UnicodeEncodeError, ValueError):
             raise Malformed(offset, "STRING argument is not a valid escaped string") from None
         return _ascii_or_bytes(raw)
     raise Malformed(offset, "STRING argument is not quoted")

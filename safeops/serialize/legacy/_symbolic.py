@@ -8,12 +8,71 @@ from __future__ import annotations
 
 from typing import Any
 
+from safeops.serialize._tags import MAX_HASH_COLLISIONS
 from safeops.serialize.legacy._allowlist import normalize_global
 
-__all__ = ["BIG_INT", "Global", "Malformed", "Node", "OverLimit", "Visitor", "describe_name"]
+__all__ = [
+    "BIG_INT",
+    "MAX_HASH_COLLISIONS",
+    "MAX_RECORDED",
+    "TOO_MANY",
+    "Global",
+    "Malformed",
+    "Node",
+    "OverLimit",
+    "Visitor",
+    "describe_name",
+]
+
+#: How many flattened dict items a Node keeps for vetting BUILD state.
+MAX_RECORDED = 16
+#: ``Node.pairs`` of a dict that got more items than are recorded.
+TOO_MANY: list[Any] = []
 
 #: Stands for an integer too long to convert cheaply (text LONG with many digits).
 BIG_INT = 1 << 64
+
+
+def record(node: Node, items: list[Any]) -> None:
+    """Remember a dict's items (the first MAX_RECORDED) for vetting BUILD state."""
+    pairs = node.pairs
+    if pairs is None:
+        node.pairs = items[:] if len(items) <= MAX_RECORDED else TOO_MANY
+    elif pairs is not TOO_MANY:
+        if len(pairs) + len(items) <= MAX_RECORDED:
+            pairs.extend(items)
+        else:
+            node.pairs = TOO_MANY
+
+
+def predictable_hash(value: Any) -> int | None:
+    """The hash CPython will compute for *value*, when an attacker can choose it.
+
+    str/bytes hashes are randomized per process (SipHash), so they cannot be made to
+    collide on purpose; numbers (and tuples/frozensets of numbers) can: ``k * (2**61 - 1)``
+    all hash to 0. Returns None for values whose hash is randomized or unknown here.
+    """
+    kind = type(value)
+    if kind is int or kind is float or kind is bool or value is None:
+        number: int = hash(value)
+        return number
+    if kind is Node and value.kind in ("tuple", "frozenset"):
+        cached: int | None = value.phash
+        if cached != 0:  # cached: shared sub-tuples are hashed once (no DAG blow-up)
+            return cached
+        parts = []
+        result: int | None = None
+        for item in value.items:
+            part = predictable_hash(item)
+            if part is None:
+                break
+            parts.append(part)
+        else:
+            # Equal member hashes give equal container hashes: that is all that matters.
+            result = hash((value.kind, tuple(parts))) or 1
+        value.phash = result
+        return result
+    return None
 
 
 class Malformed(Exception):
@@ -71,7 +130,8 @@ class Node:
     """A container or the result of a call, as the walk sees it."""
 
     __slots__ = (
-        "args", "built", "callable", "depth", "items", "kind", "offset", "placed", "weight",
+        "args", "built", "callable", "depth", "hashes", "items", "kind", "offset", "pairs",
+        "phash", "placed", "weight",
     )  # fmt: skip
 
     def __init__(self, kind: str, offset: int, items: tuple[Any, ...] = ()) -> None:
@@ -84,6 +144,13 @@ class Node:
         self.built = False  # BUILD has set its state (instance attributes may be planted)
         self.weight = 1
         self.depth = 1
+        #: dicts: their key/value items (flattened), kept so BUILD state can be vetted;
+        #: None while empty, TOO_MANY once more than MAX_RECORDED items were added.
+        self.pairs: list[Any] | None = None
+        #: sets, frozensets and dicts: how many members/keys share each predictable hash.
+        self.hashes: dict[int, int] | None = None
+        #: tuples/frozensets: their predictable hash once computed (0 = not yet, None = none).
+        self.phash: int | None = 0
 
 
 class Visitor:
@@ -95,11 +162,21 @@ class Visitor:
     def global_(self, offset: int, opname: str, ref: Global) -> None:
         """A global is resolved (GLOBAL, STACK_GLOBAL, INST)."""
 
-    def call(self, offset: int, opname: str, func: Any, args: tuple[Any, ...]) -> None:
-        """Something is called: REDUCE, NEWOBJ(_EX), OBJ, INST."""
+    def call(
+        self,
+        offset: int,
+        opname: str,
+        func: Any,
+        args: tuple[Any, ...],
+        kwargs: Node | None = None,
+    ) -> None:
+        """Something is called: REDUCE, NEWOBJ(_EX), OBJ, INST (*kwargs*: NEWOBJ_EX's dict)."""
 
     def build(self, offset: int, target: Any, state: Any) -> None:
         """BUILD sets the state of *target*."""
+
+    def finish(self, offset: int) -> None:
+        """The walk reached STOP (a last chance to refuse what only the whole shows)."""
 
     def mutate(self, offset: int, opname: str, target: Any) -> None:
         """APPEND(S)/SETITEM(S)/ADDITEMS calls methods of *target* unless it is a plain

@@ -39,18 +39,29 @@ from safeops.serialize.legacy._policy import (
     AllowEntry,
     Policy,
     classify,
+    is_bare_uuid,
+    makes_bare_uuid,
     parse_allow,
     vet_build,
     vet_call,
     vet_mutate,
 )
 from safeops.serialize.legacy._scan import walk
-from safeops.serialize.legacy._symbolic import Global, Malformed, OverLimit, Visitor
+from safeops.serialize.legacy._symbolic import Global, Malformed, Node, OverLimit, Visitor
 
 __all__ = ["load", "loads"]
 
 #: Codecs (by their canonical name) accepted for Python 2 strings: ASCII-compatible ones.
 _PY2_ENCODINGS = frozenset({"ascii", "iso8859-1", "utf-8", "cp1252"})
+
+#: Budgets the walk derives itself (not Limits fields), and what exceeding them means.
+_WALK_BUDGETS = {
+    "max_opcodes": "more opcodes than 4 x max_elements (a work-exhaustion pattern)",
+    "max_copy": "constructor calls would copy more bytes of constants than the pickle "
+    "holds (a memoised constant reused as an amplifier)",
+    "hash_collisions": "too many set members or dict keys share a hash value "
+    "(a hash-collision attack)",
+}
 
 _PERMIT_REASON = "serialize.legacy: loading a pickle checked against the allow-list"
 
@@ -168,6 +179,14 @@ def _load(
                 maximum=error.maximum,
                 offset=error.offset,
             ) from None
+        if error.limit in _WALK_BUDGETS:
+            raise DecodeLimitError(
+                f"the pickle exceeds {error.limit}={error.maximum} (at byte {error.offset}): "
+                f"{_WALK_BUDGETS[error.limit]}",
+                limit=error.limit,
+                maximum=error.maximum,
+                offset=error.offset,
+            ) from None
         raise DecodeLimitError(
             f"the pickle exceeds {error.limit}={error.maximum} (at byte {error.offset}); "
             f"pass limits=serialize.Limits({error.limit}=...) if this is expected",
@@ -201,6 +220,7 @@ class _StrictVisitor(Visitor):
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
+        self.bare_uuids = 0  # UUIDs made by NEWOBJ/reconstructor still waiting for BUILD
 
     def global_(self, offset: int, opname: str, ref: Global) -> None:
         if ref.computed:
@@ -228,11 +248,31 @@ class _StrictVisitor(Visitor):
             offset=offset,
         )
 
-    def call(self, offset: int, opname: str, func: Any, args: tuple[Any, ...]) -> None:
-        self._refuse(vet_call(self.policy, opname, func, args), offset, "call-not-vetted")
+    def call(
+        self,
+        offset: int,
+        opname: str,
+        func: Any,
+        args: tuple[Any, ...],
+        kwargs: Node | None = None,
+    ) -> None:
+        self._refuse(vet_call(self.policy, opname, func, args, kwargs), offset, "call-not-vetted")
+        if makes_bare_uuid(func, args):
+            self.bare_uuids += 1
 
     def build(self, offset: int, target: Any, state: Any) -> None:
-        self._refuse(vet_build(target), offset, "build-not-allowed")
+        self._refuse(vet_build(self.policy, target, state), offset, "build-not-allowed")
+        if is_bare_uuid(target):
+            self.bare_uuids -= 1
+
+    def finish(self, offset: int) -> None:
+        if self.bare_uuids:
+            # An empty UUID has no .int: encoders that trust the type would misbehave.
+            self._refuse(
+                "a uuid.UUID is created without its value and never given state",
+                offset,
+                "build-not-allowed",
+            )
 
     def mutate(self, offset: int, opname: str, target: Any) -> None:
         self._refuse(vet_mutate(opname, target), offset, "method-call")

@@ -98,6 +98,7 @@ SOURCE_DOCS = "https://docs.python.org/3/library/pickle.html (the security warni
 SOURCE_SOUR = "Marco Slaviero, 'Sour Pickles', Black Hat USA 2011"
 SOURCE_FICKLING = "https://github.com/trailofbits/fickling (obfuscation patterns)"
 OWN = "own research"
+REVIEW = "attack review 2026-11-28, finding "
 
 VECTORS: list[tuple[str, str, str, str, bytes]] = [
     # (name, class, technique, source, bytes)
@@ -105,7 +106,8 @@ VECTORS: list[tuple[str, str, str, str, bytes]] = [
      P0_OS_SYSTEM),
     ("p0_posix_system_alias", "exec", "posix.system: the module os.system really lives in",
      SOURCE_SOUR, call_text("posix", "system", CMD) + STOP),
-    ("p0_nt_system_alias", "exec", "nt.system: the Windows alias of os.system (runs on Windows)", SOURCE_SOUR,
+    ("p0_nt_system_alias", "exec",
+     "nt.system: the Windows alias of os.system (runs on Windows)", SOURCE_SOUR,
      call_text("nt", "system", CMD) + STOP),
     ("p0_py2_builtin_eval", "exec", "__builtin__.eval (Python 2 name, mapped to builtins)",
      SOURCE_DOCS, call_text("__builtin__", "eval", EVAL_CODE) + STOP),
@@ -247,6 +249,63 @@ VECTORS: list[tuple[str, str, str, str, bytes]] = [
     ("p5_nested_pickle_bytearray", "exec", "pickle.loads(bytearray8(<pickle>))", OWN,
      proto(5) + stack_global("pickle", "loads") + bytearray8(P0_OS_SYSTEM) + TUPLE1 + REDUCE
      + STOP),
+    # --- attack review 2026-11-28 (tests/vectors/pickle/README.md lists the finding) ---
+    ("p4_newobj_ex_bytes_source_kwarg", "dos",
+     "NEWOBJ_EX bytes(source=10**10): keyword arguments bypassed the int-argument rule",
+     REVIEW + "L1", proto(4) + stack_global("builtins", "bytes") + EMPTY_TUPLE + EMPTY_DICT
+     + short_unicode("source") + long1(10**10) + SETITEM + NEWOBJ_EX + STOP),
+    ("p4_newobj_ex_str_encoding_kwarg", "gadget",
+     "NEWOBJ_EX str(object=b, encoding='idna'): a codec chosen by keyword", REVIEW + "L1",
+     proto(4) + stack_global("builtins", "str") + EMPTY_TUPLE + EMPTY_DICT + MARK
+     + short_unicode("object") + short_bytes(b"abc") + short_unicode("encoding")
+     + short_unicode("idna") + b"u" + NEWOBJ_EX + STOP),
+    ("p2_uuid_build_int_list", "gadget",
+     "UUID with BUILD {'int': [1, 2]}: orjson reads the list's internals (heap pointer leak)",
+     REVIEW + "L6", proto(2) + glob("uuid", "UUID") + EMPTY_TUPLE + NEWOBJ + EMPTY_DICT
+     + binunicode("int") + EMPTY_LIST + MARK + b"K\x01K\x02" + APPENDS + SETITEM + BUILD
+     + STOP),
+    ("p2_uuid_build_int_too_large", "gadget",
+     "UUID with BUILD {'int': 2**200}: encoders raise SystemError/OverflowError",
+     REVIEW + "L6", proto(2) + glob("uuid", "UUID") + EMPTY_TUPLE + NEWOBJ + EMPTY_DICT
+     + binunicode("int") + long1(2**200) + SETITEM + BUILD + STOP),
+    ("p0_uuid_build_int_negative", "gadget",
+     "protocol 0 UUID via copyreg._reconstructor with state {'int': -1}", REVIEW + "L6",
+     glob("copy_reg", "_reconstructor") + MARK + glob("uuid", "UUID")
+     + glob("__builtin__", "object") + NONE + TUPLE + REDUCE + MARK + b"d" + b"Vint\nI-1\n"
+     + SETITEM + BUILD + STOP),
+    ("p2_uuid_without_state", "gadget",
+     "NEWOBJ UUID() never given state: a UUID object with no .int", REVIEW + "L6",
+     proto(2) + glob("uuid", "UUID") + EMPTY_TUPLE + NEWOBJ + STOP),
+    ("p2_counter_build_extra_attribute", "gadget",
+     "BUILD {'most_common': 1} on a Counter: state that is not the type's pickled form",
+     REVIEW + "L6", proto(2) + glob("collections", "Counter") + EMPTY_TUPLE + REDUCE
+     + EMPTY_DICT + binunicode("most_common") + b"K\x01" + SETITEM + BUILD + STOP),
+    ("p4_list_of_memoised_text", "dos",
+     "list(S) of one memoised text constant, repeated: each call expands it (1 MB -> 386 MB)",
+     REVIEW + "L3", proto(4) + stack_global("builtins", "list") + MEMOIZE
+     + short_unicode("a" * 200) + MEMOIZE + POP + EMPTY_LIST + MARK
+     + (binget(0) + binget(1) + TUPLE1 + REDUCE) * 20 + APPENDS + STOP),
+    ("p4_bytearray_of_memoised_bytes", "dos",
+     "bytearray(B) of one memoised bytes constant, repeated: copies exceed the input",
+     REVIEW + "L3", proto(4) + stack_global("builtins", "bytearray") + MEMOIZE
+     + short_bytes(b"x" * 200) + MEMOIZE + POP + EMPTY_LIST + MARK
+     + (binget(0) + binget(1) + TUPLE1 + REDUCE) * 20 + APPENDS + STOP),
+    ("p4_set_of_colliding_ints", "dos",
+     "a set of 100 ints k*(2**61-1) that all hash to 0 (quadratic insertion)", REVIEW + "L4",
+     proto(4) + b"\x8f" + MARK + b"".join(long1(k * (2**61 - 1)) for k in range(1, 101))
+     + b"\x90" + STOP),
+    ("p4_dict_of_colliding_tuple_keys", "dos",
+     "a dict whose 100 keys are tuples of colliding ints (equal tuple hashes)", REVIEW + "L4",
+     proto(4) + EMPTY_DICT + MARK
+     + b"".join(long1(k * (2**61 - 1)) + TUPLE1 + NONE for k in range(1, 101)) + b"u" + STOP),
+    ("p4_str_with_idna_codec", "gadget",
+     "str(b'abc', 'idna'): the data chooses (and imports) a codec", REVIEW + "L2",
+     proto(4) + stack_global("builtins", "str") + short_bytes(b"abc") + short_unicode("idna")
+     + TUPLE2 + REDUCE + STOP),
+    ("p4_bytes_with_zlib_codec", "gadget",
+     "bytes('abc', 'zlib_codec'): a compression codec named by the data", REVIEW + "L2",
+     proto(4) + stack_global("builtins", "bytes") + short_unicode("abc")
+     + short_unicode("zlib_codec") + TUPLE2 + REDUCE + STOP),
 ]  # fmt: skip
 
 
