@@ -8,7 +8,10 @@ tests/vectors/cmd/corpus.json.
 from __future__ import annotations
 
 import contextlib
+import os
+import pathlib
 import shutil
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -409,3 +412,48 @@ def test_any_args_to_echo_run_or_raise_a_safeops_error(args: list[str | bytes]) 
     except SafeOpsError:
         return
     assert result.returncode == 0
+
+
+# --- F8/F10: new roots and leaving the process group ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["chroot", "/", "true"], ["unshare", "--root=/", "true"], ["nsenter", "-r", "true"],
+     ["setsid", "true"], ["setsid", "-f", "sleep", "1"]],
+    ids=" ".join,
+)
+def test_new_root_and_new_session_wrappers_are_refused(argv: list[str]) -> None:
+    """chroot/unshare/nsenter (another file-system view) and setsid are refused."""
+    _need(argv[0])
+    assert _refused(argv, allow=[argv[0]]) == "wrapper"
+
+
+def test_group_members_left_behind_are_killed_after_a_normal_exit(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A background child that stays in the group with its output closed is killed."""
+    from safeops import Program
+
+    pidfile = tmp_path / "pid"
+    script = f"sleep 30 >/dev/null 2>&1 & echo $! > {pidfile}"
+    run_cmd(["sh", "-c", script], allow=[Program("sh", unsafe_allow_code=True)])
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    if not os.path.isdir("/proc/self"):  # no /proc: signal 0 (a zombie counts as alive)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

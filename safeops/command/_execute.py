@@ -7,7 +7,9 @@ the deadline passes, the whole process group is killed with SIGKILL (children an
 grandchildren included) and the matching error carries what was captured so far.
 
 The group is killed before the leader is reaped, so its process-group id cannot have
-been reused by an unrelated process. A descendant that calls ``setsid()``/``setpgid()``
+been reused by an unrelated process; after a normal exit the group is killed too (members
+the leader left behind), again before reaping it (synchronous run_cmd only: in arun_cmd
+asyncio's child watcher reaps the leader itself). A descendant that calls ``setsid()``/``setpgid()``
 leaves the group and escapes the kill; on Linux a child subreaper
 (``PR_SET_CHILD_SUBREAPER``) could catch it, but that is a process-wide setting that
 would make the whole application the parent of every orphan (it would have to reap
@@ -185,8 +187,12 @@ def _collect(
                 if sizes[fd] > max_output:
                     raise _over_limit(process, argv, [chunks[out_fd], chunks[err_fd]],
                                       max_output)
-    if process.poll() is None and not _exited_before(process.pid, deadline):
+    if process.returncode is None and not _exited_before(process.pid, deadline):
         raise _timed_out(process, argv, chunks, timeout)
+    if _exited_unreaped(process.pid):
+        # The leader is a zombie, so its group id cannot have been reused: kill members
+        # it left behind in the group (a background child that closed its output).
+        kill_group(process.pid)
     try:
         returncode = process.wait(max(deadline - time.monotonic(), 0))
     except subprocess.TimeoutExpired:
@@ -217,6 +223,17 @@ def _exited_before(pid: int, deadline: float) -> bool:
         return bool(poller.poll(remaining * 1000))
     finally:
         os.close(pidfd)
+
+
+def _exited_unreaped(pid: int) -> bool:
+    """True if the child *pid* has exited and is not reaped yet (waitid WNOWAIT)."""
+    waitid = getattr(os, "waitid", None)
+    if waitid is None:  # not POSIX: leftovers are not killed after a normal exit
+        return False
+    try:
+        return waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # already reaped (by someone else's waitpid(-1))
+        return False
 
 
 def _timed_out(
