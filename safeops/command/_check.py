@@ -115,7 +115,8 @@ def _code_kind(names: frozenset[str]) -> tuple[str, str, str] | None:
                 "a shell runs code from -c, from script files and from stdin alike")
     if names & INTERPRETERS:
         return ("interpreter", "interpreter",
-                "an interpreter runs code from -c/-e, script files and stdin alike")
+                "an interpreter (or a program whose operands or input are code: make, "
+                "sqlite3, pydoc, m4, ...) runs code from its arguments, files and stdin")
     if names & (ARG_EXECUTING_WRAPPERS - UNWRAPPED_WRAPPERS - {"find", "gfind"}):
         return ("wrapper", "argument-executing program",
                 "it runs commands built from its arguments or input (xargs, sudo, su, "
