@@ -61,9 +61,11 @@ _PREFIX_OPS = frozenset("-+~")
 _STRING_PREFIX = frozenset("rRbBuUfF")
 
 
-def _limit_error(what: str, maximum: int, actual: int) -> EvaluationLimitError:
+def _limit_error(
+    what: str, maximum: int, actual: int, when: str = "before parsing"
+) -> EvaluationLimitError:
     return EvaluationLimitError(
-        f"source refused before parsing: {what} is {actual}, the limit is {maximum}; "
+        f"source refused {when}: {what} is {actual}, the limit is {maximum}; "
         "simplify the expression or raise the limit in ExpressionLimits deliberately",
         limit=what,
         maximum=maximum,
@@ -172,7 +174,7 @@ def check_tree(tree: ast.AST, limits: ExpressionLimits) -> None:
         node, depth = stack.pop()
         nodes += 1
         if nodes > limits.max_nodes:
-            raise _limit_error("number of syntax nodes", limits.max_nodes, nodes)
+            raise _limit_error("number of syntax nodes", limits.max_nodes, nodes, "after parsing")
         if depth > max_tree_depth:
-            raise _limit_error("syntax tree depth", max_tree_depth, depth)
+            raise _limit_error("syntax tree depth", max_tree_depth, depth, "after parsing")
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
