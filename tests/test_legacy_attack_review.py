@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import collections
+import fractions
+import ipaddress
+import os
 import pickle
 import uuid
 from pathlib import Path
@@ -10,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from safeops.errors import DecodeError, DecodeLimitError
+from safeops.errors import ConfigurationError, DecodeError, DecodeLimitError
 from safeops.serialize import Limits, legacy
-from safeops.serialize.legacy import _convert
+from safeops.serialize.legacy import _cmd_inspect, _convert
 from safeops.serialize.legacy._convert import TEMP_MARKER, clean_stray_temps, convert_tree
 
 PROTOCOLS = range(pickle.HIGHEST_PROTOCOL + 1)
@@ -268,3 +272,109 @@ def test_stray_cleanup_removes_a_real_stray(tmp_path: Path) -> None:
     stray.write_bytes(b"partial")
     assert clean_stray_temps(tmp_path, "a.json") == 1
     assert not stray.exists()
+
+
+# --- L7: gadget classes in allow= --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["imaplib.IMAP4_stream", "doctest.DocTestRunner", "logging.config.BaseConfigurator",
+     "collections.UserDict", "pathlib.Path"],
+)  # fmt: skip
+def test_stdlib_classes_outside_the_vetted_set_cannot_be_allowed(entry: str) -> None:
+    """allow= refuses deny-listed and unvetted standard-library classes."""
+    with pytest.raises(ConfigurationError, match="cannot be allowed"):
+        legacy.loads(pickle.dumps(1), allow={entry})
+
+
+def test_vetted_stdlib_classes_can_be_allowed() -> None:
+    """The vetted stdlib classes (fractions, ipaddress) stay allowable."""
+    value = [fractions.Fraction(1, 3), ipaddress.ip_address("10.0.0.1")]
+    allow = {"fractions.Fraction", "ipaddress.IPv4Address"}
+    assert legacy.loads(pickle.dumps(value), allow=allow) == value
+
+
+def test_refusal_of_a_gadget_never_suggests_allowing_it() -> None:
+    """The loader's message for imaplib.IMAP4_stream says it can never be allowed."""
+    data = b"\x80\x02cimaplib\nIMAP4_stream\nX\x02\x00\x00\x00id\x85R."
+    with pytest.raises(DecodeError) as caught:
+        legacy.loads(data)
+    assert "allow=" not in str(caught.value)
+    assert "can never be allowed" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [("imaplib", "IMAP4_stream"), ("doctest", "debug_script"), ("logging.config", "dictConfig")],
+)
+def test_inspect_flags_stdlib_gadgets_as_dangerous(module: str, name: str) -> None:
+    """inspect calls the gadgets the review found dangerous, not needs-allow."""
+    data = b"\x80\x02c" + f"{module}\n{name}\n".encode() + b"X\x02\x00\x00\x00id\x85R."
+    assert legacy.inspect(data).verdict == "dangerous"
+
+
+# --- L8: nested pickles ------------------------------------------------------------------
+
+INNER = b"cos\nsystem\n(S'id'\ntR."
+
+
+def test_inspect_walks_a_nested_pickle_with_trailing_bytes() -> None:
+    """A nested protocol 0 pickle followed by padding is still walked."""
+    data = pickle.dumps({"cached": INNER + b"padding"}, 4)
+    assert legacy.inspect(data).verdict == "dangerous"
+
+
+def test_inspect_flags_nesting_beyond_its_depth() -> None:
+    """A pickle nested deeper than inspect walks is reported dangerous, not safe."""
+    data = INNER
+    for _ in range(8):
+        data = pickle.dumps(data, 4)
+    report = legacy.inspect(data)
+    assert report.verdict == "dangerous"
+    assert any("not inspected" in finding.detail for finding in report.findings)
+
+
+# --- C2: what the CLI reads --------------------------------------------------------------
+
+
+def test_cli_inspect_refuses_a_fifo_without_blocking(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO is reported as not a regular file (exit 2), never read."""
+    fifo = tmp_path / "fifo.pkl"
+    os.mkfifo(fifo)
+    assert _inspect_cli(str(fifo)) == 2
+    assert "not a regular file" in capsys.readouterr().out
+
+
+def test_cli_inspect_refuses_a_device(capsys: pytest.CaptureFixture[str]) -> None:
+    """/dev/zero is refused instead of being read until memory runs out."""
+    assert _inspect_cli("/dev/zero") == 2
+    assert "not a regular file" in capsys.readouterr().out
+
+
+def test_inspect_applies_max_bytes() -> None:
+    """inspect refuses to walk more than max_bytes and reports the budget."""
+    report = legacy.inspect(pickle.dumps(b"x" * 2000), limits=Limits(max_bytes=1000))
+    assert report.verdict == "dangerous"
+    assert report.findings[0].target == "max_bytes"
+
+
+def test_convert_tree_skips_symlinks_out_of_the_tree(tmp_path: Path) -> None:
+    """A symlinked .pkl pointing outside IN is not converted (nothing is read through it)."""
+    outside = tmp_path / "secret.pkl"
+    outside.write_bytes(pickle.dumps("secret"))
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "link.pkl").symlink_to(outside)
+    (source / "real.pkl").write_bytes(pickle.dumps("ok"))
+    summary = convert_tree(source, tmp_path / "out")
+    assert summary.converted == 1
+    assert not (tmp_path / "out" / "link.json").exists()
+
+
+def _inspect_cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    _cmd_inspect.add_arguments(parser)
+    return _cmd_inspect.run(parser.parse_args(list(argv)))

@@ -13,6 +13,8 @@ import textwrap
 from pathlib import Path
 
 from safeops.errors import ConfigurationError
+from safeops.serialize._limits import DEFAULT_LIMITS
+from safeops.serialize.legacy._convert import read_input
 from safeops.serialize.legacy._inspect import InspectReport, inspect
 from safeops.serialize.legacy._policy import parse_allow
 
@@ -43,11 +45,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"safeops inspect: {error}", file=sys.stderr)
         return 2
     reports: dict[str, InspectReport | str] = {}
+    limit = DEFAULT_LIMITS.max_bytes
     for path in args.files:
         try:
-            reports[str(path)] = inspect(path.read_bytes(), allow=args.allow)
+            # Regular files only, non-blocking (a FIFO would hang), at most the budget.
+            data, _ = read_input(path, limit + 1)
         except OSError as error:
             reports[str(path)] = f"cannot read: {error.strerror or error}"
+            continue
+        reports[str(path)] = inspect(data, allow=args.allow)
     if args.json:
         document = {
             name: report.as_dict() if isinstance(report, InspectReport) else {"error": report}

@@ -33,6 +33,7 @@ __all__ = [
     "clean_stray_temps",
     "convert_file",
     "convert_tree",
+    "read_input",
 ]
 
 Format = Literal["json", "msgpack"]
@@ -66,13 +67,37 @@ def convert_file(
     if target.exists() and source.exists() and os.path.samefile(source, target):
         raise DecodeError("convert would overwrite its input; choose another output path")
     active = DEFAULT_LIMITS if limits is None else limits
-    with source.open("rb") as file:
-        # Never more than the budget plus one byte: loads() then reports the overrun.
-        data = file.read(active.max_bytes + 1)
-        mode = stat.S_IMODE(os.fstat(file.fileno()).st_mode)
+    # Never more than the budget plus one byte: loads() then reports the overrun.
+    data, mode = read_input(source, active.max_bytes + 1)
     value = loads(data, allow=allow, limits=active)
     # The output holds the same data as the input: give it no wider permissions.
     atomic_write(target, dumps(value, format=format, key=key), mode=mode)
+
+
+def read_input(path: Path, size: int, *, follow_symlinks: bool = True) -> tuple[bytes, int]:
+    """Read at most *size* bytes of the regular file *path*; return them and its mode bits.
+
+    Opened non-blocking (a FIFO never hangs the caller) and refused unless it is a regular
+    file (``/dev/zero``, a FIFO, a directory raise :class:`OSError`); with
+    *follow_symlinks* False a symlink is refused too.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    descriptor = os.open(path, flags)
+    with os.fdopen(descriptor, "rb", buffering=0) as file:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        chunks: list[bytes] = []
+        remaining = size
+        while remaining > 0:
+            chunk = file.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    return b"".join(chunks), stat.S_IMODE(status.st_mode)
 
 
 def atomic_write(target: Path, data: bytes, *, mode: int = 0o600) -> None:
@@ -160,7 +185,14 @@ def convert_tree(
     """
     source_dir, target_dir = Path(source_dir), Path(target_dir)
     allow = frozenset(allow)
-    sources = sorted(path for path in source_dir.rglob("*.pkl") if path.is_file())
+    root = source_dir.resolve()
+    # Symlinks are never followed: a link in the tree must not make convert read (and
+    # copy into OUT) a file outside the tree the user named.
+    sources = sorted(
+        path
+        for path in source_dir.rglob("*.pkl")
+        if not path.is_symlink() and path.is_file() and _inside(path, root)
+    )
     summary = ConvertSummary()
     suffix = ".json" if format == "json" else ".msgpack"
     for done, source in enumerate(sources, start=1):
@@ -184,6 +216,14 @@ def convert_tree(
         if progress is not None:
             progress(done, len(sources), relative, outcome)
     return summary
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root)
+    except ValueError:
+        return False  # reached through a symlinked directory
+    return True
 
 
 def _running(pid: int) -> bool:

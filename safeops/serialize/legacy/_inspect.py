@@ -135,9 +135,14 @@ def inspect(
     """
     raw = bytes(data)
     policy = Policy(parse_allow(allow))
+    active = DEFAULT_LIMITS if limits is None else limits
     findings: list[Finding] = []
-    error = _walk_into(raw, policy, DEFAULT_LIMITS if limits is None else limits, findings, ())
     protocol = raw[1] if len(raw) > 1 and raw[0] == 0x80 else 0
+    if len(raw) > active.max_bytes:
+        stop = OverLimit(0, "max_bytes", active.max_bytes)
+        findings.append(_over_limit(stop, ()))
+        return InspectReport(len(raw), protocol, tuple(findings), error=f"{stop} (not walked)")
+    error = _walk_into(raw, policy, active, findings, ())
     return InspectReport(size=len(raw), protocol=protocol, findings=tuple(findings), error=error)
 
 
@@ -174,20 +179,22 @@ def _walk_into(
             )
         return f"{stop.reason} (at byte {stop.offset})"
     except OverLimit as stop:
-        findings.append(
-            Finding(
-                kind="structure",
-                verdict="dangerous",
-                target=stop.limit,
-                detail=f"exceeds {stop.limit}={stop.maximum} (a resource-exhaustion pattern "
-                "or a larger budget is needed)",
-                opcode="",
-                offset=stop.offset,
-                nested_in=nested_in,
-            )
-        )
+        findings.append(_over_limit(stop, nested_in))
         return str(stop)
     return None
+
+
+def _over_limit(stop: OverLimit, nested_in: tuple[int, ...]) -> Finding:
+    return Finding(
+        kind="structure",
+        verdict="dangerous",
+        target=stop.limit,
+        detail=f"exceeds {stop.limit}={stop.maximum} (a resource-exhaustion pattern "
+        "or a larger budget is needed)",
+        opcode="",
+        offset=stop.offset,
+        nested_in=nested_in,
+    )
 
 
 class _Recorder(Visitor):
@@ -227,7 +234,8 @@ class _Recorder(Visitor):
         detail = {
             "safe": "on the allow-list",
             "needs-allow": "not on the allow-list: refused unless the caller allows it",
-            "dangerous": "a known code-execution, file, process or interpreter gadget",
+            "dangerous": "a known code-execution, file, process or interpreter gadget (or a "
+            "standard-library global that is not vetted)",
         }[verdict]
         if pair == RECONSTRUCTOR:
             detail = "object reconstructor: each call is judged by the class it is given"
@@ -286,7 +294,7 @@ class _Recorder(Visitor):
             self._add("state", "dangerous", describe(target), problem, (opname, offset))
 
     def constant(self, offset: int, value: str | bytes) -> None:
-        if len(self.nested_in) >= _MAX_NESTING or len(value) < 4:
+        if len(value) < 4:
             return
         if isinstance(value, str):
             try:
@@ -294,6 +302,17 @@ class _Recorder(Visitor):
             except UnicodeEncodeError:
                 return
         if not _looks_like_pickle(value):
+            return
+        if len(self.nested_in) >= _MAX_NESTING:
+            # Deeper than we walk: unknown is not safe (a loader would unwrap it).
+            self._add(
+                "structure",
+                "dangerous",
+                "nested pickle",
+                f"a {len(value)}-byte constant looks like a pickle nested more than "
+                f"{_MAX_NESTING} levels deep: not inspected",
+                ("", offset),
+            )
             return
         nested: list[Finding] = []
         error = _walk_into(value, self.policy, self.limits, nested, (*self.nested_in, offset))
@@ -314,5 +333,6 @@ class _Recorder(Visitor):
 def _looks_like_pickle(value: bytes) -> bool:
     if value[0] == 0x80 and value[1] <= 5:
         return True
-    # Protocols 0-1 have no header; a pickle ends with STOP and starts with an opcode.
-    return value.endswith(b".") and value[:1] in b"(cSVXIFLNU]}ltdi)\x88\x89KJM"
+    # Protocols 0-1 have no header; a pickle starts with an opcode and holds a STOP
+    # (pickle.loads ignores whatever follows the STOP, so it need not end with one).
+    return value[:1] in b"(cSVXIFLNU]}ltdi)\x88\x89KJM" and b"." in value

@@ -7,6 +7,7 @@ on hostile data without running any of it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -85,12 +86,38 @@ DANGEROUS_MODULES = frozenset(
         "trace", "types", "urllib", "webbrowser", "xmlrpc", "zipfile", "zipimport",
     }
 )  # fmt: skip
+# Added after the attack review of 2026-11-28 (L7): classes that run commands or code.
+DANGEROUS_MODULES |= frozenset(
+    {
+        "cgi", "cgitb", "doctest", "ensurepip", "idlelib", "imaplib", "lib2to3", "logging",
+        "mailbox", "mailcap", "nntplib", "poplib", "pydoc_data", "rlcompleter",
+        "socketserver", "sqlite3", "dbm", "test", "tkinter", "turtle", "turtledemo",
+        "unittest", "venv", "wsgiref", "zipapp", "distutils", "setuptools", "pip",
+        "selectors", "select", "mmap", "resource", "fcntl", "termios", "tty", "readline",
+        "curses", "pathlib", "posixpath", "ntpath", "genericpath", "filecmp", "netrc",
+        "configparser", "smtpd", "asynchat", "asyncore", "msvcrt", "winreg", "_winreg",
+    }
+)  # fmt: skip
+#: The only standard-library classes outside the default set that ``allow=`` accepts:
+#: any other stdlib class is reported as dangerous and cannot be allowed (the stdlib is
+#: full of classes whose constructor runs a command, opens a file or a socket, or
+#: evaluates code, e.g. ``imaplib.IMAP4_stream``, and a deny-list is never complete).
+STDLIB_ALLOWABLE = frozenset(
+    {
+        ("fractions", "Fraction"),
+        ("ipaddress", "IPv4Address"), ("ipaddress", "IPv6Address"),
+        ("ipaddress", "IPv4Network"), ("ipaddress", "IPv6Network"),
+        ("ipaddress", "IPv4Interface"), ("ipaddress", "IPv6Interface"),
+    }
+)  # fmt: skip
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__builtin__", "copy_reg"}
 DANGEROUS_BUILTINS = frozenset(
     {
         "__build_class__", "__import__", "apply", "breakpoint", "classmethod", "compile",
         "delattr", "dir", "eval", "exec", "execfile", "exit", "file", "filter", "getattr",
         "globals", "hasattr", "help", "input", "iter", "locals", "map", "max", "min", "next",
         "open", "print", "property", "quit", "reduce", "reload", "setattr", "sorted",
+        "memoryview", "__loader__", "__spec__", "__builtins__",
         "staticmethod", "super", "type", "vars",
     }
 )  # fmt: skip
@@ -153,8 +180,9 @@ def parse_allow(allow: Iterable[AllowEntry] | AllowEntry) -> frozenset[tuple[str
             )
         if classify(pair, frozenset()) == "dangerous":
             raise ConfigurationError(
-                f"{pair[0]}.{pair[1]} is a known code-execution or file/process gadget "
-                "and cannot be allowed; convert the data it builds to plain values instead",
+                f"{pair[0]}.{pair[1]} is a known code-execution or file/process gadget (or a "
+                "standard-library global that is not vetted) and cannot be allowed; convert "
+                "the data it builds to plain values instead",
                 entry=f"{pair[0]}.{pair[1]}",
             )
         pairs.add(pair)
@@ -162,7 +190,11 @@ def parse_allow(allow: Iterable[AllowEntry] | AllowEntry) -> frozenset[tuple[str
 
 
 def classify(pair: tuple[str, str], allowed: frozenset[tuple[str, str]]) -> Verdict:
-    """safe (allowed), dangerous (a known gadget) or needs-allow (anything else)."""
+    """safe (allowed), dangerous (a known gadget) or needs-allow (anything else).
+
+    Dangerous: the deny-listed modules and builtins, private names, and every
+    standard-library global outside the default set and :data:`STDLIB_ALLOWABLE`.
+    """
     module, name = pair
     if pair in SAFE_GLOBALS or pair in allowed:
         return "safe"
@@ -171,6 +203,8 @@ def classify(pair: tuple[str, str], allowed: frozenset[tuple[str, str]]) -> Verd
         return "dangerous"
     if module == "_codecs" or name.startswith("_") or "._" in name:
         return "dangerous"  # codec decoders (zip bombs), private helpers
+    if root in _STDLIB and pair not in STDLIB_ALLOWABLE:
+        return "dangerous"  # not vetted: stdlib gadgets are found every year
     return "needs-allow"
 
 

@@ -298,6 +298,18 @@ VECTORS: list[tuple[str, str, str, str, bytes]] = [
      "a dict whose 100 keys are tuples of colliding ints (equal tuple hashes)", REVIEW + "L4",
      proto(4) + EMPTY_DICT + MARK
      + b"".join(long1(k * (2**61 - 1)) + TUPLE1 + NONE for k in range(1, 101)) + b"u" + STOP),
+    ("p2_imaplib_imap4_stream", "exec",
+     "imaplib.IMAP4_stream(cmd): a stdlib class whose constructor runs a shell command",
+     REVIEW + "L7", proto(2) + glob("imaplib", "IMAP4_stream") + binunicode(CMD) + TUPLE1
+     + REDUCE + STOP),
+    ("p2_doctest_debug_script", "gadget",
+     "doctest.debug_script(src): exec of source under pdb (stops at pdb's prompt first)",
+     REVIEW + "L7", proto(2) + glob("doctest", "debug_script") + binunicode(PYCODE) + TUPLE1
+     + REDUCE + STOP),
+    ("p2_logging_config_dictconfig", "gadget",
+     "logging.config.dictConfig: '()' factories import and call anything (shape only)",
+     REVIEW + "L7", proto(2) + glob("logging.config", "dictConfig") + EMPTY_DICT
+     + binunicode("version") + b"K\x01" + SETITEM + TUPLE1 + REDUCE + STOP),
     ("p4_str_with_idna_codec", "gadget",
      "str(b'abc', 'idna'): the data chooses (and imports) a codec", REVIEW + "L2",
      proto(4) + stack_global("builtins", "str") + short_bytes(b"abc") + short_unicode("idna")
