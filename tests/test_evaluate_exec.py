@@ -296,3 +296,12 @@ def test_walrus_in_a_comprehension_is_returned(isolated: bool) -> None:
     """`(y := i)` inside a comprehension binds y at module level, so y comes back."""
     result = safe_exec("x = [(y := i) for i in range(3)]", isolated=isolated)
     assert result == {"x": [0, 1, 2], "y": 2}
+
+
+def test_oversized_names_are_refused_before_sending() -> None:
+    """names too large for the worker's request limit are refused up front."""
+    from safeops.evaluate._exec_transport import MAX_REQUEST_BYTES
+
+    limits = dataclasses.replace(FAST, max_size=MAX_REQUEST_BYTES * 2)
+    with pytest.raises(UnsafeExpressionError, match="more than the worker accepts"):
+        safe_exec("y = 1", {"blob": b"x" * (MAX_REQUEST_BYTES + 1)}, limits=limits)

@@ -39,7 +39,7 @@ from safeops.errors import (
     UnsafeExpressionError,
 )
 from safeops.evaluate._exec_limits import ExecLimits
-from safeops.evaluate._exec_transport import TransportError, decode, encode
+from safeops.evaluate._exec_transport import MAX_REQUEST_BYTES, TransportError, decode, encode
 from safeops.evaluate._worker import write_frame
 
 __all__ = ["run_isolated", "shutdown"]
@@ -251,6 +251,11 @@ def _request(source: str, names: dict[str, Any], limits: ExecLimits, worker: _Wo
         raise UnsafeExpressionError(
             f"names cannot be carried to the isolated worker: {error}"
         ) from None
+    if len(request) > MAX_REQUEST_BYTES:
+        raise UnsafeExpressionError(
+            f"source and names encode to {len(request)} bytes, more than the worker "
+            f"accepts ({MAX_REQUEST_BYTES}); pass less data", limit="request_bytes",
+        )
     worker.last_limits = limits
     return request
 
