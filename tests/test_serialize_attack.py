@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import enum
+import io
+import tracemalloc
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import msgpack
 import pydantic
@@ -216,3 +219,172 @@ def test_msgpack_bigint_at_max_int_digits_round_trips() -> None:
     """The largest admitted int (max_int_digits nines) still round-trips."""
     value = -(10**4300 - 1)
     assert serialize.loads(serialize.dumps(value, format="msgpack"), format="msgpack") == value
+
+
+# --- S4: memory expansion --------------------------------------------------------------
+
+
+def test_small_documents_of_empty_containers_still_decode() -> None:
+    """The 64 KiB slack lets small documents of any shape through."""
+    data = b"[" + b"[]," * 500 + b"[]]"
+    assert serialize.loads(data) == [[]] * 501
+
+
+def test_json_expansion_refusal_names_max_expansion() -> None:
+    """A JSON document of one-key objects is refused as a container bomb."""
+    data = b"[" + b'{"a":1},' * 200_000 + b"1]"
+    with pytest.raises(errors.DecodeLimitError, match="max_expansion") as caught:
+        serialize.loads(data)
+    assert caught.value.context["limit"] == "max_expansion"
+
+
+def test_msgpack_expansion_refusal_names_max_expansion() -> None:
+    """A msgpack document of empty arrays within max_elements is refused while unpacking."""
+    count = 200_000
+    data = b"\xdd" + count.to_bytes(4, "big") + b"\x90" * count
+    with pytest.raises(errors.DecodeLimitError, match="max_expansion"):
+        serialize.loads(data, format="msgpack")
+
+
+@pytest.mark.parametrize("fmt", ["json", "msgpack"])
+def test_raising_max_expansion_admits_a_container_heavy_document(fmt: str) -> None:
+    """max_expansion is a budget the caller can raise."""
+    value = [[i] for i in range(100_000)]
+    data = serialize.dumps(value, format=fmt)
+    with pytest.raises(errors.DecodeLimitError):
+        serialize.loads(data, format=fmt)
+    limits = serialize.Limits(max_expansion=100)
+    assert serialize.loads(data, format=fmt, limits=limits) == value
+
+
+def test_msgpack_element_budget_is_enforced_while_unpacking() -> None:
+    """More values than max_elements in msgpack is refused (no Python header walk)."""
+    data = msgpack.packb([[1, 2, 3]] * 400)
+    with pytest.raises(errors.DecodeLimitError, match="max_elements"):
+        serialize.loads(data, format="msgpack", limits=serialize.Limits(max_elements=1000))
+
+
+def test_max_expansion_must_be_positive() -> None:
+    """Limits(max_expansion=0) is a ConfigurationError."""
+    with pytest.raises(errors.ConfigurationError):
+        serialize.Limits(max_expansion=0)
+
+
+# --- S5: depth scan -----------------------------------------------------------------------
+
+
+def _zigzag(depth: int) -> bytes:
+    # Every level also holds an empty list, so no run of "[" is longer than 2.
+    return b"[[]," * depth + b"1" + b"]" * depth
+
+
+def test_depth_left_to_the_walk_is_counted_exactly() -> None:
+    """A shape the byte scan cannot decide still decodes when within max_depth."""
+    value = serialize.loads(_zigzag(60))
+    depth = 0
+    while isinstance(value, list):
+        value, depth = value[1], depth + 1
+    assert depth == 60
+
+
+def test_depth_left_to_the_walk_is_refused_past_max_depth() -> None:
+    """The same shape one level too deep is a DecodeLimitError, also with type=."""
+    data = _zigzag(65)
+    with pytest.raises(errors.DecodeLimitError, match="max_depth"):
+        serialize.loads(data)
+    with pytest.raises(errors.DecodeLimitError, match="max_depth"):
+        serialize.loads(data, type=list)
+
+
+def test_very_deep_zigzag_is_a_decode_limit_error() -> None:
+    """A zig-zag shape thousands of levels deep is refused as too deep."""
+    with pytest.raises(errors.DecodeLimitError):
+        serialize.loads(_zigzag(2000))
+
+
+def test_one_stray_dollar_does_not_double_the_depth_allowance() -> None:
+    """A document with one '$' string is refused on the bytes at 65 levels."""
+    data = b'["$x",' + b"[" * 66 + b"]" * 66 + b"]"
+    with pytest.raises(errors.DecodeLimitError, match="max_depth"):
+        serialize.loads(data)
+
+
+# --- S7: streams --------------------------------------------------------------------------
+
+
+class _ShortReads(io.RawIOBase):
+    """A raw stream that returns at most 1000 bytes per read, like a pipe or socket."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        size = min(len(buffer), 1000, len(self._data) - self._pos)
+        buffer[:size] = self._data[self._pos : self._pos + size]
+        self._pos += size
+        return size
+
+
+def test_iter_load_retries_short_reads() -> None:
+    """A valid record delivered in short reads is read whole, not reported truncated."""
+    out = io.BytesIO()
+    serialize.dump(list(range(5000)), out)
+    serialize.dump("next", out)
+    assert list(serialize.iter_load(_ShortReads(out.getvalue()))) == [list(range(5000)), "next"]
+
+
+def test_iter_load_does_not_allocate_the_declared_length() -> None:
+    """An 8-byte header declaring 16 MB costs little memory before it is found truncated."""
+    header = b"SOj\x01" + (16 * 1024 * 1024 + 65).to_bytes(4, "big")
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.DecodeError, match="truncated"):
+            list(serialize.iter_load(io.BufferedReader(io.BytesIO(header))))  # type: ignore[arg-type]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024 * 1024
+
+
+def test_truncated_body_is_still_reported() -> None:
+    """A body shorter than declared, at end of file, is reported truncated."""
+    out = io.BytesIO()
+    serialize.dump([1, 2, 3], out)
+    with pytest.raises(errors.DecodeError, match="truncated"):
+        serialize.load(_ShortReads(out.getvalue()[:-2]))
+
+
+# --- minor: big JSON ints and max_age -----------------------------------------------------
+
+
+@pytest.mark.parametrize("number", [2**64 + 1, -(2**63) - 1, 10**30, 2**64 - 1, -(2**63)])
+def test_plain_json_ints_beyond_64_bits_decode_exactly(number: int) -> None:
+    """orjson would return a float; the value comes back as the exact int."""
+    value = serialize.loads(b'{"id": %d, "f": 1.5}' % number)
+    assert value == {"id": number, "f": 1.5}
+    assert type(value["id"]) is int
+
+
+def test_plain_json_digit_strings_are_untouched() -> None:
+    """A long digit run inside a string does not change the decoded value."""
+    assert serialize.loads(b'["12345678901234567890123", 7]') == ["12345678901234567890123", 7]
+
+
+def test_plain_json_int_beyond_max_int_digits_is_refused() -> None:
+    """The exact path still applies max_int_digits."""
+    limits = serialize.Limits(max_int_digits=25)
+    with pytest.raises(errors.DecodeLimitError):
+        serialize.loads(b"[" + b"9" * 30 + b"]", limits=limits)
+
+
+@pytest.mark.parametrize("max_age", [float("nan"), float("inf"), -1, "60", True, 10**400])
+def test_invalid_max_age_is_a_configuration_error(max_age: Any) -> None:
+    """max_age must be a finite number of seconds >= 0."""
+    key = b"k" * 32
+    data = serialize.dumps(1, key=key)
+    with pytest.raises(errors.ConfigurationError, match="max_age"):
+        serialize.loads(data, key=key, max_age=max_age)

@@ -13,9 +13,13 @@ import pytest
 
 from safeops import errors, serialize
 
-VECTORS = json.loads(
-    (Path(__file__).parent / "vectors" / "serialize" / "bombs.json").read_text("utf-8")
-)["vectors"]
+VECTORS = [
+    vector
+    for name in ("bombs.json", "attack-2026-11-28.json")
+    for vector in json.loads(
+        (Path(__file__).parent / "vectors" / "serialize" / name).read_text("utf-8")
+    )["vectors"]
+]
 MERSENNE_61 = 2**61 - 1  # ints that are multiples of it all hash to 0
 
 

@@ -124,8 +124,11 @@ def loads(
         if type is not None:
             from safeops.serialize import _typed
 
-            if not may_have_tags(raw) and len(raw) <= active.max_str_len:
-                check_json_shape(raw, active, tagged=False)
+            if (
+                not may_have_tags(raw)
+                and len(raw) <= active.max_str_len
+                and not check_json_shape(raw, active, tagged=False)
+            ):
                 return _typed.validate_json(raw, type)
             return _typed.validate_python(decode_json(raw, active), type)
         return decode_json(raw, active)

@@ -101,6 +101,29 @@ def seal(
     return signed + _mac(secret, purpose_bytes, signed)
 
 
+#: A max_age above this (about 31,700 years) is a mistake, not a policy.
+_MAX_AGE_CEILING = 10**12
+
+
+def check_max_age(max_age: object) -> None:
+    """Refuse a *max_age* that is not a finite, non-negative number of seconds.
+
+    NaN never compares as expired and a str only failed after verification (attack
+    review 2026-11-28, minor finding): both are configuration errors, raised first.
+    """
+    if max_age is None:
+        return
+    if (
+        isinstance(max_age, bool)
+        or not isinstance(max_age, (int, float))
+        or not 0 <= max_age <= _MAX_AGE_CEILING  # also refuses NaN
+    ):
+        raise ConfigurationError(
+            f"max_age must be None or a finite number of seconds >= 0, got {repr(max_age)[:40]}",
+            max_age=repr(max_age)[:40],
+        )
+
+
 def open_envelope(
     data: bytes, key: Keys, purpose: str, max_age: float | None, now: float | None = None
 ) -> tuple[bytes, bytes]:
@@ -111,6 +134,7 @@ def open_envelope(
     """
     keys = normalise_keys(key)
     purpose_bytes = _purpose_bytes(purpose)
+    check_max_age(max_age)
     if not data.startswith(MAGIC[:3]):
         raise SignatureError(
             "the data is not signed, but a key was given: refusing unsigned data "

@@ -338,19 +338,47 @@ def _check_number_tags(data: bytes, max_digits: int) -> None:
             )
 
 
+# orjson turns an int literal outside [-2**63, 2**64) into a float, silently: two distinct
+# large ids would become equal (attack review 2026-11-28, minor finding). Such a literal
+# has at least 19 digits; when the bytes hold a run that long (rare: floats are written
+# with at most 17), the document is parsed again by the stdlib, whose ints are exact.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_DIGIT_RUN = b"0" * 19
+
+
+def _exact_ints(data: bytes, limits: Limits) -> Any:
+    import json
+
+    max_digits = limits.max_int_digits
+    try:
+        return json.loads(data, parse_int=lambda text: _tags.bigint_from_text(text, max_digits))
+    except DecodeError:
+        raise
+    except RecursionError:
+        raise_too_deep(limits.max_depth)
+    except ValueError as error:  # orjson accepted the document; kept for safety
+        raise DecodeError(f"invalid JSON: {quote(str(error), 200)}") from None
+
+
 def decode_json(data: bytes, limits: Limits, *, tags: bool | None = None) -> Any:
     """Decode one JSON document under *limits* (DecodeError on anything refused)."""
     if tags is None:
         tags = may_have_tags(data)
-    check_json_shape(data, limits, tagged=tags)
+    walk_depth = check_json_shape(data, limits, tagged=tags)
     if tags:
         _check_number_tags(data, limits.max_int_digits)
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
+        if "depth limit" in str(error) or "ecursion" in str(error):  # orjson's 1024 levels
+            raise_too_deep(limits.max_depth)
         raise DecodeError(f"invalid JSON: {quote(str(error), 200)}") from None
+    if _DIGIT_RUN in data.translate(_DIGITS_TO_ZERO):
+        value = _exact_ints(data, limits)
     check_strings = len(data) > limits.max_str_len
-    if tags or check_strings:
+    # Without a "$" the walk finds no tag: it then only counts what the byte checks left
+    # undecided (the depth of an unusual shape) or the string lengths.
+    if tags or check_strings or walk_depth:
         try:
             return _decoder(limits, check_strings)(value, limits.max_depth)
         except DecodeError:

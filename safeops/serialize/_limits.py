@@ -35,7 +35,18 @@ class Limits:
       allocating them.
     - ``max_str_len``: characters of one string, bytes of one ``bytes``/``bytearray``.
     - ``max_int_digits``: decimal digits of one integer beyond 64 bits (CPython's own
-      default guard against quadratic int parsing is 4300).
+      default guard against quadratic int parsing is 4300). It also bounds a Decimal:
+      at most this many digits before the point (``adjusted() < max_int_digits``) and
+      after it (``exponent >= -max_int_digits``), so ``Decimal("1e30000000")`` never
+      reaches ``int()``.
+    - ``max_expansion``: the estimated memory of the decoded value, 8 bytes per value
+      plus 64 per container (list, dict, or the tag object of a tagged container), may
+      not exceed ``max_expansion`` times the input size plus 64 KiB. This is what stops a
+      valid document of millions of small containers, which every plain decoder expands
+      30-70x, while it is still bytes. Checked on the raw bytes (JSON) or as the C
+      unpacker completes each container (msgpack). The estimate does not count the
+      payload of strings and big numbers, so a document of very short strings can still
+      cost about 20x its size (see docs/serialize.md).
     """
 
     max_bytes: int = 16 * 1024 * 1024
@@ -43,9 +54,17 @@ class Limits:
     max_elements: int = 1_000_000
     max_str_len: int = 16 * 1024 * 1024
     max_int_digits: int = 4300
+    max_expansion: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_depth", "max_elements", "max_str_len", "max_int_digits"):
+        for name in (
+            "max_bytes",
+            "max_depth",
+            "max_elements",
+            "max_str_len",
+            "max_int_digits",
+            "max_expansion",
+        ):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise ConfigurationError(

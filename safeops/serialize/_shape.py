@@ -5,26 +5,31 @@ A plain decoder turns ``[[],[],...]`` into one list object per two bytes of inpu
 the bytes, at C speed or with early exit, so such inputs are refused first.
 
 JSON: every value except the root follows one of ``[ { , :`` outside a string and ends
-on a byte of its own, so a document of n bytes holds at most (n + 1) // 2 values; only a
-larger document is counted exactly. The exact count and the depth come from a
-"skeleton": escaped backslashes and quotes are removed first (``\\\\`` then ``\\"``, left
-to right, as a JSON parser pairs them), then ``bytes.translate`` deletes every byte but
-the quote and the structural bytes that matter (``[ ] { }`` for depth, plus ``, :`` for
-the count). If every run of quotes then has even length, no string held a kept byte
-(two strings are never adjacent in JSON except across a deleted separator) and the
-quotes are simply deleted; otherwise the strings are cut out with a regex. What is left
-is the structure alone. Counting ``, : [ {`` on it over-counts each empty container by
-one, which errs on the safe side. Depth is the number of rounds of deleting innermost
-``[]`` pairs (``{}`` mapped to ``[]``) until nothing is left, stopped after the limit
-(a run of more ``[`` than the limit is refused at once). For a document that is not
-valid JSON the skeleton may be meaningless; orjson refuses such a document right after,
-so only the error type differs.
+on a byte of its own, so a document of n bytes holds at most (n + 1) // 2 values, and at
+most as many containers as it has ``[`` and ``{`` bytes. Only when these upper bounds
+break a budget (``max_elements``, or the ``max_expansion`` memory estimate of 8 bytes
+per value and 64 per container) is the document counted exactly. The exact count and
+the depth come from a "skeleton": escaped backslashes and quotes are removed first
+(``\\\\`` then ``\\"``, left to right, as a JSON parser pairs them), then
+``bytes.translate`` deletes every byte but the quote and the structural bytes that
+matter (``[ ] { }`` for depth, plus ``, :`` for the count). If every run of quotes then
+has even length, no string held a kept byte (two strings are never adjacent in JSON
+except across a deleted separator) and the quotes are simply deleted; otherwise the
+strings are cut out with a regex. What is left is the structure alone. Counting
+``, : [ {`` on it over-counts each empty container by one, which errs on the safe side.
+Depth: a run of more ``[`` than the limit is refused at once; then each round of
+deleting every innermost ``[]`` pair (``{}`` mapped to ``[]``) removes every leaf of
+the container tree, lowering its height by exactly one. Ordinary documents vanish
+within a few rounds; after six rounds, a run longer than what remains of the limit is
+refused, and anything else is left to the decode walk, which counts depth exactly (so
+the scan stays linear: up to 130 rounds over 16 MB took 1.5 s). For a document that is
+not valid JSON the skeleton may be meaningless; orjson refuses such a document right
+after, so only the error type differs.
 
-msgpack: every value takes at least one byte, so a document of n bytes holds at most n
-values; a larger one is counted by walking the headers (no object is built; runs of
-one-byte values, the material of container bombs, are consumed at C speed by a regex;
-the walk stops as soon as the budget is exceeded). Depth in msgpack is bounded by the
-unpacker's own stack (1024 levels) and then counted exactly by the decode walk.
+msgpack is checked by the codec (see ``_msgpack.decode_msgpack``): the same upper
+bounds on the bytes (every value takes a byte; a container's header byte is one of
+0x80-0x9f, 0xdc-0xdf), and, when they do not decide, counting hooks that stop the C
+unpacker at the first container over budget.
 """
 
 from __future__ import annotations
@@ -32,10 +37,18 @@ from __future__ import annotations
 import re
 from typing import NoReturn
 
-from safeops.errors import DecodeError, DecodeLimitError
+from safeops.errors import DecodeLimitError
 from safeops.serialize._limits import Limits
 
-__all__ = ["check_json_shape", "count_msgpack_elements", "raise_too_deep"]
+__all__ = [
+    "CONTAINER_COST",
+    "VALUE_COST",
+    "check_json_shape",
+    "expansion_allowance",
+    "raise_too_deep",
+    "too_expanded",
+    "too_many_values",
+]
 
 _KEEP = b'"[]{},:'
 _DELETE = bytes(byte for byte in range(256) if byte not in _KEEP)
@@ -52,7 +65,7 @@ def raise_too_deep(max_depth: int) -> NoReturn:
     )
 
 
-def _too_many(maximum: int, actual: int | None = None) -> DecodeLimitError:
+def too_many_values(maximum: int, actual: int | None = None) -> DecodeLimitError:
     counted = "" if actual is None else f" ({actual} or more)"
     return DecodeLimitError(
         f"the document holds more values than max_elements={maximum}{counted}",
@@ -77,31 +90,86 @@ def _strip_strings(skeleton: bytes) -> bytes:
     return _STRING.sub(b"", skeleton)
 
 
-def _count_values(data: bytes) -> int:
+#: The memory estimate behind Limits.max_expansion: a value costs at least its 8-byte
+#: slot in its container; an empty list is 56 bytes and an empty dict 64, plus the
+#: growth slack of the list that holds them.
+VALUE_COST = 8
+CONTAINER_COST = 80
+#: Inputs are allowed this much estimated memory on top of max_expansion x their size, so
+#: small documents of any shape decode.
+EXPANSION_SLACK = 64 * 1024
+#: Leaf-removal passes made on the bracket skeleton before the depth is left to the walk.
+_DEPTH_PASSES = 6
+
+
+def expansion_allowance(size: int, limits: Limits) -> int:
+    """The estimated decoded memory (see Limits.max_expansion) an input of *size* may have."""
+    return limits.max_expansion * size + EXPANSION_SLACK
+
+
+def too_expanded(estimate: int, size: int, limits: Limits) -> DecodeLimitError:
+    return DecodeLimitError(
+        f"the document would decode to about {estimate} bytes of objects, more than "
+        f"max_expansion={limits.max_expansion} times its {size} bytes: refused as a "
+        "container bomb",
+        limit="max_expansion",
+        maximum=limits.max_expansion,
+        actual=estimate // max(size, 1),
+    )
+
+
+def _check_counts(data: bytes, size: int, limits: Limits) -> None:
+    allowance = expansion_allowance(size, limits)
+    values = (size + 1) // 2  # upper bounds, at C speed
+    containers = data.count(b"[") + data.count(b"{")
+    if values <= limits.max_elements and (
+        VALUE_COST * values + CONTAINER_COST * containers <= allowance
+    ):
+        return
     skeleton = _strip_strings(data.translate(None, _DELETE))
-    return 1 + sum(skeleton.count(char) for char in (b",", b":", b"[", b"{"))
+    containers = skeleton.count(b"[") + skeleton.count(b"{")
+    values = 1 + containers + skeleton.count(b",") + skeleton.count(b":")
+    if values > limits.max_elements:
+        raise too_many_values(limits.max_elements, values)
+    estimate = VALUE_COST * values + CONTAINER_COST * containers
+    if estimate > allowance:
+        raise too_expanded(estimate, size, limits)
 
 
-def _exceeds_depth(data: bytes, max_depth: int) -> bool:
+def _depth_undecided(data: bytes, json_depth: int, max_depth: int) -> bool:
+    # Each pass deletes every innermost "[]" pair, i.e. every leaf of the container tree,
+    # so the height drops by exactly one per pass. A few passes decide ordinary documents;
+    # what is left afterwards (rare) is decided by the decode walk, which counts depth
+    # exactly: up to max_depth passes over a 16 MB input took 1.5 s (attack review
+    # 2026-11-28, finding S5).
     brackets = _strip_strings(data.translate(_BRACKETS, _DELETE_FOR_DEPTH))
-    if b"[" * (max_depth + 1) in brackets:
-        return True
-    for _ in range(max_depth):
+    if b"[" * (json_depth + 1) in brackets:
+        raise_too_deep(max_depth)
+    for done in range(json_depth):
         if not brackets:
             return False
+        if done == _DEPTH_PASSES:
+            # The height is now json_depth - done lower: a long run still decides.
+            if b"[" * (json_depth + 1 - done) in brackets:
+                raise_too_deep(max_depth)
+            return True
         fewer = brackets.replace(b"[]", b"")
         if len(fewer) == len(brackets):
             return False  # unbalanced: not JSON, and orjson will say so
         brackets = fewer
-    return bool(brackets)
+    if brackets:
+        raise_too_deep(max_depth)
+    return False
 
 
-def check_json_shape(data: bytes, limits: Limits, *, tagged: bool) -> None:
-    """Refuse *data* if it is too long, holds too many values or nests too deep.
+def check_json_shape(data: bytes, limits: Limits, *, tagged: bool) -> bool:
+    """Refuse *data* if it is too long, holds too many values, would expand too much or
+    nests too deep; return True when the depth is left for the decode walk to count.
 
     Without tags the JSON depth is the value's depth. With tags (*tagged*), a tag object
-    and its payload stand for one container, so up to ``2 * max_depth + 2`` JSON levels
-    are let through here and the decode walk then counts the exact depth.
+    and its payload stand for one container, so up to ``max_depth`` plus the number of
+    possible tag keys (at most ``2 * max_depth + 2``) JSON levels are let through here
+    and the decode walk then counts the exact depth.
     """
     if len(data) > limits.max_bytes:
         raise DecodeLimitError(
@@ -110,103 +178,17 @@ def check_json_shape(data: bytes, limits: Limits, *, tagged: bool) -> None:
             maximum=limits.max_bytes,
             actual=len(data),
         )
+    size = len(data)
     data = _unescaped(data)
-    if (len(data) + 1) // 2 > limits.max_elements:
-        count = _count_values(data)
-        if count > limits.max_elements:
-            raise _too_many(limits.max_elements, count)
-    json_depth = 2 * limits.max_depth + 2 if tagged else limits.max_depth
-    if _exceeds_depth(data, json_depth):
-        raise_too_deep(limits.max_depth)
-
-
-# --- msgpack -------------------------------------------------------------------------
-
-# For each first byte: (extra bytes to skip, size of a length field, items it opens
-# per declared length). Length fields are big-endian; for ext the type byte follows.
-_FIXED = {
-    0xC0: 0,
-    0xC2: 0,
-    0xC3: 0,
-    0xCA: 4,
-    0xCB: 8,
-    0xCC: 1,
-    0xCD: 2,
-    0xCE: 4,
-    0xCF: 8,
-    0xD0: 1,
-    0xD1: 2,
-    0xD2: 4,
-    0xD3: 8,
-    0xD4: 2,
-    0xD5: 3,
-    0xD6: 5,
-    0xD7: 9,
-    0xD8: 17,
-}
-_SIZED = {
-    0xC4: (1, 0),
-    0xC5: (2, 0),
-    0xC6: (4, 0),
-    0xC7: (1, 1),
-    0xC8: (2, 1),
-    0xC9: (4, 1),
-    0xD9: (1, 0),
-    0xDA: (2, 0),
-    0xDB: (4, 0),
-}
-_COUNTED = {0xDC: (2, 1), 0xDD: (4, 1), 0xDE: (2, 2), 0xDF: (4, 2)}
-
-
-# One-byte values and fixed container headers: every byte of a run of these is one value,
-# and a fixmap/fixarray header also opens 2N/N more. Runs are handled at C speed, so
-# the classic bomb (millions of one-byte empty containers) costs a few calls, not a loop.
-_ONE_BYTE_RUN = re.compile(rb"[\x00-\xa0\xc0\xc2\xc3\xe0-\xff]+")
-_OPENS = bytes(
-    2 * (byte & 0x0F) if 0x80 <= byte <= 0x8F else (byte & 0x0F) if 0x90 <= byte <= 0x9F else 0
-    for byte in range(256)
-)
-
-
-def count_msgpack_elements(data: bytes, maximum: int) -> None:
-    """Walk msgpack headers and refuse *data* once it holds more than *maximum* values.
-
-    Builds no objects. Bytes after the end of the document may be counted too (an
-    over-count of input the decoder refuses anyway). Truncated or malformed input stops
-    the walk silently: the real decoder, which runs next, reports it.
-    """
-    position = 0
-    end = len(data)
-    pending = 1  # values still to read
-    count = 0
-    match_run = _ONE_BYTE_RUN.match
-    while pending > 0 and position < end:
-        run = match_run(data, position)
-        if run is not None:
-            length = run.end() - position
-            count += length
-            if count > maximum:
-                raise _too_many(maximum)
-            pending += sum(run.group().translate(_OPENS)) - length
-            position += length
-            continue
-        pending -= 1
-        count += 1
-        if count > maximum:
-            raise _too_many(maximum)
-        byte = data[position]
-        position += 1
-        if 0xA1 <= byte <= 0xBF:
-            position += byte & 0x1F
-        elif byte in _FIXED:
-            position += _FIXED[byte]
-        elif byte in _SIZED:
-            size, type_byte = _SIZED[byte]
-            length = int.from_bytes(data[position : position + size], "big")
-            position += size + type_byte + length
-        elif byte in _COUNTED:
-            size, per_item = _COUNTED[byte]
-            pending += per_item * int.from_bytes(data[position : position + size], "big")
-            position += size
-        else:
-            raise DecodeError(f"invalid msgpack: reserved byte 0x{byte:02x}")
+    _check_counts(data, size, limits)
+    json_depth = limits.max_depth
+    if tagged:
+        # Each tag object on a path adds one JSON level (a tagged container is the tag
+        # object plus its payload list) and a tagged leaf with a list payload two, so the
+        # JSON depth is at most max_depth plus one more than the number of strings that
+        # can be a tag key, capped at max_depth + 2. Counting them
+        # keeps one stray "$" from doubling the allowance for the whole document
+        # (attack review 2026-11-28, finding S5); an escaped "$" gets the full allowance.
+        cap = limits.max_depth + 2
+        json_depth += cap if b"\\u0024" in data else min(data.count(b'"$') + 1, cap)
+    return _depth_undecided(data, json_depth, limits.max_depth)
