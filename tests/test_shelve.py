@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from safeops.errors import DecodeError, EncodeError, SignatureError
+from safeops.errors import ConfigurationError, DecodeError, EncodeError, SignatureError
 from safeops.serialize import shelve
 
 
@@ -164,3 +164,46 @@ def test_migrate_refuses_a_malicious_value(tmp_path: Path) -> None:
         raw[b"evil"] = pickle.dumps(42)[:2] + b"cos\nsystem\n(S'true'\ntR."
     with pytest.raises(DecodeError, match=r"os\.system"):
         shelve.migrate(old, str(tmp_path / "new"))
+
+
+def test_signed_values_cannot_move_between_shelves(tmp_path: Path) -> None:
+    """A value signed in one shelf fails in another shelf with the same key (review S8)."""
+    secret = os.urandom(32)
+    users, other = str(tmp_path / "users"), str(tmp_path / "other")
+    with shelve.open(users, key=secret) as db:
+        db["role"] = "admin"
+    with shelve.open(other, key=secret) as db:
+        db["role"] = "guest"
+    with dbm.open(users, "r") as source, dbm.open(other, "w") as target:
+        target[b"role"] = source[b"role"]
+    with shelve.open(other, key=secret) as db, pytest.raises(SignatureError):
+        db["role"]
+
+
+def test_purpose_and_key_name_are_bound_unambiguously(tmp_path: Path) -> None:
+    """purpose 'app' + key 'x:y' does not verify as purpose 'app:x' + key 'y' (review S8)."""
+    secret = os.urandom(32)
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    with shelve.open(first, key=secret, purpose="app") as db:
+        db["x:y"] = "admin"
+    with shelve.open(second, key=secret, purpose="app:x") as db:
+        db["y"] = "guest"
+    with dbm.open(first, "r") as source, dbm.open(second, "w") as target:
+        target[b"y"] = source[b"x:y"]
+    with shelve.open(second, key=secret, purpose="app:x") as db, pytest.raises(SignatureError):
+        db["y"]
+
+
+def test_a_signed_shelf_object_needs_a_purpose(tmp_path: Path) -> None:
+    """Shelf(database, key=...) without purpose= is a configuration error."""
+    with dbm.open(str(tmp_path / "db"), "c") as raw, pytest.raises(ConfigurationError):
+        shelve.Shelf(raw, key=os.urandom(32))
+
+
+def test_a_non_utf8_key_is_a_decode_error(tmp_path: Path) -> None:
+    """Iterating a shelf whose dbm file holds a non-UTF-8 key raises DecodeError."""
+    path = str(tmp_path / "db")
+    with dbm.open(path, "c") as raw:
+        raw[b"\xff\xfe"] = b"x"
+    with shelve.open(path, "r") as db, pytest.raises(DecodeError):
+        list(db)

@@ -13,9 +13,14 @@ optionally signed. Moving code over is one line::
         db["last_run"] = datetime.datetime.now(datetime.timezone.utc)
 
 Values are the ones ``safeops.serialize`` supports (application classes need
-``serialize.register``). With *key*, each value is signed for its own database key
-(the purpose is ``"<purpose>:<key>"``), so a value cannot be moved to another key or
-another shelf without the signature failing. Existing shelve files hold pickles: move
+``serialize.register``). With *key*, each value is signed for its shelf and its own
+database key: the signing purpose is a length-prefixed encoding of the shelf's purpose
+and the key name (so no two (purpose, name) pairs share one), and :func:`open` derives
+the shelf's purpose from the file's base name unless *purpose* is given. A value
+therefore cannot be moved to another key, or to a shelf with another name or purpose,
+without the signature failing. Give shelves that share a file name (in different
+directories) and a key distinct purposes, and pass the same *purpose* after renaming a
+file. Existing shelve files hold pickles: move
 them once with :func:`migrate`, which reads them with ``serialize.legacy``.
 
 Like :mod:`shelve`, a shelf is not safe for concurrent writers (that is a property of
@@ -26,16 +31,17 @@ from __future__ import annotations
 
 import contextlib
 import dbm
+import os
 from collections.abc import Iterable, Iterator, MutableMapping
 from types import TracebackType
 from typing import Any, Literal
 
-from safeops.errors import ConfigurationError
+from safeops.errors import ConfigurationError, DecodeError, quote
 from safeops.serialize import Limits, dumps, loads
 
 __all__ = ["DEFAULT_PURPOSE", "Shelf", "migrate", "open"]
 
-#: The purpose a signed shelf binds its values to, unless one is given.
+#: The prefix of the purpose :func:`open` derives from the file name for a signed shelf.
 DEFAULT_PURPOSE = "safeops.shelve"
 _builtin_open = open
 
@@ -55,16 +61,23 @@ class Shelf(MutableMapping[str, Any]):
         *,
         format: Literal["json", "msgpack"] = "msgpack",
         key: bytes | list[bytes] | None = None,
-        purpose: str = DEFAULT_PURPOSE,
+        purpose: str | None = None,
         writeback: bool = False,
         limits: Limits | None = None,
     ) -> None:
         if format not in ("json", "msgpack"):
             raise ConfigurationError(f"format must be 'json' or 'msgpack', got {format!r}")
+        if key is not None and not purpose:
+            # Without a purpose naming this shelf, values signed for one shelf would
+            # verify in every other shelf signed with the same key.
+            raise ConfigurationError(
+                "a signed Shelf needs purpose= naming this shelf (shelve.open derives one "
+                "from the file name)"
+            )
         self._db: Any = database
         self._format: Literal["json", "msgpack"] = format
         self._key = key
-        self._purpose = purpose
+        self._purpose = purpose or DEFAULT_PURPOSE
         self._limits = limits
         self.writeback = writeback
         self.cache: dict[str, Any] = {}
@@ -95,7 +108,7 @@ class Shelf(MutableMapping[str, Any]):
     def __iter__(self) -> Iterator[str]:
         # keys(), not iteration: dbm.gnu objects are not iterable.
         for raw in self._database.keys():  # noqa: SIM118
-            yield raw.decode("utf-8")
+            yield _decode_key(raw)
 
     def __len__(self) -> int:
         return len(self._database)
@@ -166,7 +179,10 @@ class Shelf(MutableMapping[str, Any]):
         )
 
     def _bound(self, name: str) -> str:
-        return f"{self._purpose}:{name}" if self._key is not None else self._purpose
+        if self._key is None:
+            return self._purpose
+        # Length-prefixed: purpose "app" + key "x:y" and purpose "app:x" + key "y" differ.
+        return f"safeops.shelve/2[{len(self._purpose)}]{self._purpose}[{len(name)}]{name}"
 
 
 def open(  # mirrors shelve.open, as defusedxml mirrors the modules it replaces
@@ -175,7 +191,7 @@ def open(  # mirrors shelve.open, as defusedxml mirrors the modules it replaces
     *,
     format: Literal["json", "msgpack"] = "msgpack",
     key: bytes | list[bytes] | None = None,
-    purpose: str = DEFAULT_PURPOSE,
+    purpose: str | None = None,
     writeback: bool = False,
     limits: Limits | None = None,
     mode: int = 0o666,
@@ -186,8 +202,11 @@ def open(  # mirrors shelve.open, as defusedxml mirrors the modules it replaces
     (default), ``"n"`` always start empty. *format* chooses the value encoding
     (MessagePack by default: compact); *key* signs every value (see the module
     docstring); *limits* bounds decoding each value. ``protocol=`` from shelve has no
-    meaning here and is not accepted.
+    meaning here and is not accepted. With *key* and no *purpose*, the purpose is
+    ``"safeops.shelve:<base name of filename>"``, binding the values to this shelf.
     """
+    if purpose is None:
+        purpose = f"{DEFAULT_PURPOSE}:{os.path.basename(os.fspath(filename))}"
     return Shelf(
         dbm.open(filename, flag, mode),
         format=format,
@@ -205,7 +224,7 @@ def migrate(
     allow: Iterable[Any] = frozenset(),
     format: Literal["json", "msgpack"] = "msgpack",
     key: bytes | list[bytes] | None = None,
-    purpose: str = DEFAULT_PURPOSE,
+    purpose: str | None = None,
 ) -> int:
     """Copy a stdlib ``shelve`` file into a new safeops shelf; returns the value count.
 
@@ -222,10 +241,19 @@ def migrate(
         open(new_filename, "n", format=format, key=key, purpose=purpose) as new,
     ):
         for raw_key in old.keys():  # noqa: SIM118 (dbm.gnu objects are not iterable)
-            name = raw_key.decode("utf-8") if isinstance(raw_key, bytes) else raw_key
+            name = _decode_key(raw_key)
             new[name] = legacy_loads(old[raw_key], allow=allow)
             count += 1
     return count
+
+
+def _decode_key(raw: bytes | str) -> str:
+    if isinstance(raw, str):
+        return raw
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError(f"a shelf key is not UTF-8: {quote(raw, 40)}") from None
 
 
 def _encode_key(name: str) -> bytes:
