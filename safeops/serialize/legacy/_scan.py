@@ -92,7 +92,8 @@ def walk(
 
     Besides the value budgets, the walk bounds its own work: at most
     ``4 * max_elements + 4096`` opcodes (a real pickle needs about three per element),
-    at most ``max_elements`` values waiting on the stack, constructor calls may copy at
+    at most ``min(max_elements, len(data) // 2 + 4096)`` values waiting on the stack
+    when a container is pushed, constructor calls may copy at
     most as many bytes of text/bytes constants as the pickle holds (a memoised 1 MB
     string passed to ``bytearray`` a thousand times would not), and at most
     ``MAX_HASH_COLLISIONS`` members of one set (keys of one dict) may share a
@@ -107,6 +108,10 @@ def walk(
     i = 0
     start = 0
     max_ops = 4 * max_elements + 4096
+    # Containers waiting on the stack (not yet inside another value) are not counted by
+    # the element budget; each costs ~170 bytes here. A real pickle spends at least two
+    # bytes per container (opcode + memo), so half the input bounds them.
+    max_stack = min(max_elements, n // 2 + 4096)
     copied = 0  # bytes of str/bytes constants handed to constructors (see call())
 
     def check(node: Node) -> None:
@@ -276,8 +281,8 @@ def walk(
                     raise OverLimit(start, "max_depth", max_depth)
                 marks.append(len(stack))
             elif op == 0x7D:  # EMPTY_DICT
-                if len(stack) > max_elements:
-                    raise OverLimit(start, "max_elements", max_elements)
+                if len(stack) > max_stack:
+                    raise OverLimit(start, "max_elements", max_stack)
                 node = Node("dict", start)
                 stack.append(node)
                 if data[i] == 0x94:  # MEMOIZE
@@ -355,8 +360,8 @@ def walk(
             elif op == 0x89:  # NEWFALSE
                 stack.append(False)
             elif op == 0x5D:  # EMPTY_LIST
-                if len(stack) > max_elements:
-                    raise OverLimit(start, "max_elements", max_elements)
+                if len(stack) > max_stack:
+                    raise OverLimit(start, "max_elements", max_stack)
                 stack.append(Node("list", start))
             elif op == 0x4E:  # NONE
                 stack.append(None)
@@ -370,8 +375,8 @@ def walk(
                 put(data[i])
                 i += 1
             elif op == 0x29:  # EMPTY_TUPLE
-                if len(stack) > max_elements:
-                    raise OverLimit(start, "max_elements", max_elements)
+                if len(stack) > max_stack:
+                    raise OverLimit(start, "max_elements", max_stack)
                 stack.append(tuple_of(()))
             elif op == 0x85 or op == 0x86 or op == 0x87:  # TUPLE1-3  # noqa: PLR1714
                 size = op - 0x84
@@ -422,8 +427,8 @@ def walk(
                 value = pop()
                 fill(stack[-1], [value], "APPEND", "list")
             elif op == 0x8F:  # EMPTY_SET
-                if len(stack) > max_elements:
-                    raise OverLimit(start, "max_elements", max_elements)
+                if len(stack) > max_stack:
+                    raise OverLimit(start, "max_elements", max_stack)
                 stack.append(Node("set", start))
             elif op == 0x90:  # ADDITEMS
                 items = since_mark()
