@@ -388,3 +388,26 @@ def test_invalid_max_age_is_a_configuration_error(max_age: Any) -> None:
     data = serialize.dumps(1, key=key)
     with pytest.raises(errors.ConfigurationError, match="max_age"):
         serialize.loads(data, key=key, max_age=max_age)
+
+
+# --- own research: msgpack preallocation ---------------------------------------------------
+
+
+def test_msgpack_many_array16_headers_in_a_valid_document_decode() -> None:
+    """The structure check before unpacking lets valid documents through."""
+    value = [list(range(20))] * 2000
+    assert serialize.loads(serialize.dumps(value, format="msgpack"), format="msgpack") == value
+
+
+def test_msgpack_nested_declared_arrays_are_refused_before_preallocation() -> None:
+    """A short document of nested array32 headers costs little memory to refuse."""
+    data = b"\xdd\x00\x00\x27\x10" * 1000
+    serialize.loads(b"\x90", format="msgpack")  # codec imported before measuring
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.DecodeError):
+            serialize.loads(data, format="msgpack")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024 * 1024

@@ -27,14 +27,8 @@ import msgpack  # type: ignore[import-untyped,unused-ignore]
 from safeops.errors import DecodeError, DecodeLimitError, EncodeError, EncodeLimitError, quote
 from safeops.serialize import _registry, _tags
 from safeops.serialize._limits import Limits
-from safeops.serialize._shape import (
-    CONTAINER_COST,
-    VALUE_COST,
-    expansion_allowance,
-    raise_too_deep,
-    too_expanded,
-    too_many_values,
-)
+from safeops.serialize._msgpack_budget import check_structure, counting_hooks, needs_counting
+from safeops.serialize._shape import raise_too_deep
 from safeops.serialize._walk import TooDeep, diagnose_too_deep
 
 __all__ = ["decode_msgpack", "encode_msgpack"]
@@ -350,45 +344,6 @@ def _walker(limits: Limits) -> Callable[[Any, int], Any]:
     return dec_any
 
 
-_NOT_CONTAINER_BYTES = bytes(
-    byte for byte in range(256) if not (0x80 <= byte <= 0x9F or 0xDC <= byte <= 0xDF)
-)
-
-
-def _counting_hooks(size: int, limits: Limits) -> dict[str, Any]:
-    """list_hook/object_hook that count values and their estimated memory, and stop
-    the unpacker at the first container over budget (so memory stays bounded)."""
-    max_values = limits.max_elements
-    allowance = expansion_allowance(size, limits)
-    # The root counts as one value; every other value is an item, key or value of
-    # exactly one container.
-    values = 1
-    cost = VALUE_COST
-
-    def over() -> DecodeLimitError:
-        if values > max_values:
-            return too_many_values(max_values, values)
-        return too_expanded(cost, size, limits)
-
-    def on_list(items: list[Any]) -> list[Any]:
-        nonlocal values, cost
-        values += len(items)
-        cost += VALUE_COST * len(items) + CONTAINER_COST
-        if values > max_values or cost > allowance:
-            raise over()
-        return items
-
-    def on_map(obj: dict[Any, Any]) -> dict[Any, Any]:
-        nonlocal values, cost
-        values += 2 * len(obj)
-        cost += 2 * VALUE_COST * len(obj) + CONTAINER_COST
-        if values > max_values or cost > allowance:
-            raise over()
-        return obj
-
-    return {"list_hook": on_list, "object_hook": on_map}
-
-
 def decode_msgpack(data: bytes, limits: Limits) -> Any:
     """Decode one msgpack document under *limits* (DecodeError on anything refused)."""
     if len(data) > limits.max_bytes:
@@ -400,18 +355,10 @@ def decode_msgpack(data: bytes, limits: Limits) -> Any:
         )
     size = len(data)
     length_cap = min(limits.max_elements, size)
-    # Every value takes at least one byte and every container's header byte is in
-    # _CONTAINER_BYTES: when even those upper bounds fit the budgets, nothing needs
-    # counting. Otherwise the unpacker counts as it completes each container and stops
-    # at the first one over budget (a Python header walk cost 0.75 s on 2 MB, attack
-    # review 2026-11-28, findings S4 and S6).
-    hooks: dict[str, Any] = {}
-    containers = len(data.translate(None, _NOT_CONTAINER_BYTES))
-    if size > limits.max_elements or (
-        VALUE_COST * size + CONTAINER_COST * containers > expansion_allowance(size, limits)
-    ):
-        hooks = _counting_hooks(size, limits)
+    # See _msgpack_budget: counting hooks only when the byte-level bounds do not decide.
+    hooks = counting_hooks(size, limits) if needs_counting(data, limits) else {}
     try:
+        check_structure(data, length_cap, limits)
         value = msgpack.unpackb(
             data,
             **hooks,
