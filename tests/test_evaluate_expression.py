@@ -389,3 +389,11 @@ def test_decode_accepts_only_preloaded_codecs() -> None:
     assert safe_eval("b.decode('utf-8')", {"b": b"hi"}) == "hi"
     with pytest.raises(UnsafeExpressionError):
         safe_eval("b.decode('idna')", {"b": b"hi"})
+
+
+def test_repeated_scans_outside_comprehensions_are_charged() -> None:
+    """Many C-level scans of big host data in one expression run out of steps."""
+    data = list(range(10**6))
+    assert safe_eval("5 in l", {"l": data}) is True
+    with pytest.raises(EvaluationLimitError):
+        safe_eval(" and ".join(["l == l"] * 10), {"l": data})

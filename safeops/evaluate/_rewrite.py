@@ -225,8 +225,8 @@ class Rewriter:
         for comparator in node.comparators:
             value, value_numeric = self.visit(comparator)
             numeric = numeric and value_numeric
-            if self.comprehension_depth and not value_numeric:
-                # `in` and container equality scan in C, once per step: charge the size
+            if not value_numeric:
+                # `in` and container equality scan in C: charge the size
                 value = self._guarded("steps", value)
             comparators.append(value)
         return ast.Compare(left=left, ops=node.ops, comparators=comparators), numeric
@@ -333,10 +333,13 @@ class Rewriter:
                 raise _refused("pow() takes 2 or 3 plain positional arguments here", node)
             modulus = args[2] if len(args) == 3 else ast.Constant(None)
             return self._guarded("pow", args[0], args[1], modulus), False
-        if self.comprehension_depth and args:
-            # C-level work over the argument (a scan, a copy, a parse), repeated every
-            # step: charge its size
-            args[0] = self._guarded("steps", args[0])
+        if args and not visited[0][1]:
+            # C-level work over the argument (a scan, a copy, a parse): charge its size
+            first = args[0]
+            if isinstance(first, ast.Starred):
+                args[0] = ast.Starred(value=self._guarded("steps", first.value), ctx=ast.Load())
+            else:
+                args[0] = self._guarded("steps", first)
         if name in _GUARDED_CALLS:
             self.uses_guards = True
             return ast.Call(func=_name(_GUARDED_CALLS[name]), args=args, keywords=keywords), False
