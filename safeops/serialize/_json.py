@@ -346,6 +346,16 @@ _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _DIGIT_RUN = b"0" * 19
 
 
+def _has_digit_run(data: bytes) -> bool:
+    # A run of 19 digits covers at least 3 consecutive positions of every 6th byte, so a
+    # sample of every 6th byte (1/6 of the cost) rules most documents out first; UUIDs,
+    # dates and short numbers never pass it.
+    return (
+        b"000" in data[::6].translate(_DIGITS_TO_ZERO)
+        and _DIGIT_RUN in data.translate(_DIGITS_TO_ZERO)
+    )
+
+
 def _exact_ints(data: bytes, limits: Limits) -> Any:
     import json
 
@@ -373,7 +383,7 @@ def decode_json(data: bytes, limits: Limits, *, tags: bool | None = None) -> Any
         if "depth limit" in str(error) or "ecursion" in str(error):  # orjson's 1024 levels
             raise_too_deep(limits.max_depth)
         raise DecodeError(f"invalid JSON: {quote(str(error), 200)}") from None
-    if _DIGIT_RUN in data.translate(_DIGITS_TO_ZERO):
+    if _has_digit_run(data):
         value = _exact_ints(data, limits)
     check_strings = len(data) > limits.max_str_len
     # Without a "$" the walk finds no tag: it then only counts what the byte checks left
