@@ -411,3 +411,22 @@ def test_msgpack_nested_declared_arrays_are_refused_before_preallocation() -> No
     finally:
         tracemalloc.stop()
     assert peak < 1024 * 1024
+
+
+# --- S2: the path of a refusal ---------------------------------------------------------------
+
+
+def test_json_refusal_inside_the_document_carries_its_path() -> None:
+    """A registered type failing deep in a JSON document is reported with its path."""
+    data = b'{"a":[1,{"b":{"$obj:Color":{"$decimal":"sNaN"}}}]}'
+    with pytest.raises(errors.DecodeError, match=r"at \['a'\]\[1\]\['b'\]") as caught:
+        serialize.loads(data)
+    assert caught.value.context["path"] == ("a", 1, "b")
+
+
+def test_msgpack_refusal_inside_the_document_carries_its_path() -> None:
+    """The same in msgpack."""
+    inner = [OBJECT_MARK, "Color", msgpack.ExtType(DECIMAL_EXT, b"sNaN")]
+    with pytest.raises(errors.DecodeError) as caught:
+        serialize.loads(msgpack.packb({"k": [1, inner]}), format="msgpack")
+    assert caught.value.context["path"] == ("k", 1)

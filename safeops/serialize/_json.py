@@ -29,7 +29,7 @@ from safeops.errors import DecodeError, DecodeLimitError, EncodeError, EncodeLim
 from safeops.serialize import _registry, _tags
 from safeops.serialize._limits import Limits
 from safeops.serialize._shape import check_json_shape, raise_too_deep
-from safeops.serialize._walk import TooDeep, diagnose_too_deep
+from safeops.serialize._walk import TooDeep, at, diagnose_too_deep, located
 
 __all__ = ["decode_json", "encode_json", "may_have_tags"]
 
@@ -197,16 +197,20 @@ def _decoder(limits: Limits, check_strings: bool) -> Callable[[Any, int], Any]:
         if not check_strings and _CONTAINERS.isdisjoint(map(type, items)):
             return items
         budget -= 1
-        for index, item in enumerate(items):
-            kind = type(item)
-            if kind is dict:
-                new = dec_dict(item, budget)
-                if new is not item:
-                    items[index] = new
-            elif kind is list:
-                dec_list(item, budget)
-            elif check_strings and kind is str and len(item) > max_str:
-                raise too_long(item)
+        index = 0
+        try:
+            for index, item in enumerate(items):
+                kind = type(item)
+                if kind is dict:
+                    new = dec_dict(item, budget)
+                    if new is not item:
+                        items[index] = new
+                elif kind is list:
+                    dec_list(item, budget)
+                elif check_strings and kind is str and len(item) > max_str:
+                    raise too_long(item)
+        except DecodeError as error:
+            raise at(error, index) from error.__cause__
         return items
 
     def dec_dict(obj: dict[str, Any], budget: int) -> Any:
@@ -223,16 +227,20 @@ def _decoder(limits: Limits, check_strings: bool) -> Callable[[Any, int], Any]:
             for key in obj:
                 if len(key) > max_str:
                     raise too_long(key)
-        for key, value in obj.items():
-            kind = type(value)
-            if kind is dict:
-                new = dec_dict(value, budget)
-                if new is not value:
-                    obj[key] = new
-            elif kind is list:
-                dec_list(value, budget)
-            elif check_strings and kind is str and len(value) > max_str:
-                raise too_long(value)
+        key = ""
+        try:
+            for key, value in obj.items():
+                kind = type(value)
+                if kind is dict:
+                    new = dec_dict(value, budget)
+                    if new is not value:
+                        obj[key] = new
+                elif kind is list:
+                    dec_list(value, budget)
+                elif check_strings and kind is str and len(value) > max_str:
+                    raise too_long(value)
+        except DecodeError as error:
+            raise at(error, key) from error.__cause__
         return obj
 
     def dec_any(value: Any, budget: int) -> Any:
@@ -391,8 +399,8 @@ def decode_json(data: bytes, limits: Limits, *, tags: bool | None = None) -> Any
     if tags or check_strings or walk_depth:
         try:
             return _decoder(limits, check_strings)(value, limits.max_depth)
-        except DecodeError:
-            raise
+        except DecodeError as error:
+            raise located(error) from error.__cause__
         except MemoryError:
             raise
         except Exception as error:

@@ -29,7 +29,7 @@ from safeops.serialize import _registry, _tags
 from safeops.serialize._limits import Limits
 from safeops.serialize._msgpack_budget import check_structure, counting_hooks, needs_counting
 from safeops.serialize._shape import raise_too_deep
-from safeops.serialize._walk import TooDeep, diagnose_too_deep
+from safeops.serialize._walk import TooDeep, at, diagnose_too_deep, located
 
 __all__ = ["decode_msgpack", "encode_msgpack"]
 
@@ -274,16 +274,20 @@ def _walker(limits: Limits) -> Callable[[Any, int], Any]:
         if _SPECIAL.isdisjoint(map(type, items)):  # scalars only: no Python loop
             return items
         budget -= 1
-        for index, item in enumerate(items):
-            kind = type(item)
-            if kind is list:
-                new = dec_list(item, budget)
-                if new is not item:
-                    items[index] = new
-            elif kind is dict:
-                dec_dict(item, budget)
-            elif kind is _Mark and index:
-                raise misplaced()
+        index = 0
+        try:
+            for index, item in enumerate(items):
+                kind = type(item)
+                if kind is list:
+                    new = dec_list(item, budget)
+                    if new is not item:
+                        items[index] = new
+                elif kind is dict:
+                    dec_dict(item, budget)
+                elif kind is _Mark and index:
+                    raise misplaced()
+        except DecodeError as error:
+            raise at(error, index) from error.__cause__
         if items and type(items[0]) is _Mark:
             return convert(items[0].code, items, budget)
         return items
@@ -294,16 +298,20 @@ def _walker(limits: Limits) -> Callable[[Any, int], Any]:
         if _SPECIAL.isdisjoint(map(type, obj.values())):
             return
         budget -= 1
-        for key, value in obj.items():
-            kind = type(value)
-            if kind is list:
-                new = dec_list(value, budget)
-                if new is not value:
-                    obj[key] = new
-            elif kind is dict:
-                dec_dict(value, budget)
-            elif kind is _Mark:
-                raise misplaced()
+        key: Any = ""
+        try:
+            for key, value in obj.items():
+                kind = type(value)
+                if kind is list:
+                    new = dec_list(value, budget)
+                    if new is not value:
+                        obj[key] = new
+                elif kind is dict:
+                    dec_dict(value, budget)
+                elif kind is _Mark:
+                    raise misplaced()
+        except DecodeError as error:
+            raise at(error, key) from error.__cause__
 
     def convert(code: int, items: list[Any], budget: int) -> Any:
         # The items are already decoded; budget is what their children had.
@@ -373,8 +381,8 @@ def decode_msgpack(data: bytes, limits: Limits) -> Any:
             max_ext_len=max(limits.max_str_len * 4, 64),
         )
         return _walker(limits)(value, limits.max_depth)
-    except DecodeError:
-        raise
+    except DecodeError as error:
+        raise located(error) from error.__cause__
     except MemoryError:
         raise
     except Exception as error:

@@ -1,13 +1,13 @@
-"""Shared pieces of the encode walks: the too-deep signal and its diagnosis."""
+"""Shared pieces of the walks: the too-deep signal and its diagnosis, and error paths."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from safeops.errors import EncodeError, EncodeLimitError
+from safeops.errors import DecodeError, EncodeError, EncodeLimitError
 from safeops.serialize import _registry
 
-__all__ = ["TooDeep", "diagnose_too_deep"]
+__all__ = ["TooDeep", "at", "diagnose_too_deep", "located"]
 
 
 class TooDeep(Exception):
@@ -58,3 +58,24 @@ def diagnose_too_deep(obj: Any, max_depth: int) -> EncodeError:
         limit="max_depth",
         maximum=max_depth,
     )
+
+
+def at(error: DecodeError, key: object) -> DecodeError:
+    """The same refusal one level further from the root: *key* is prepended to its path.
+
+    The decode walks call this only on the way out of a refusal, so the normal path
+    pays nothing for it (a try block around a loop).
+    """
+    old = error.context.get("path", ())
+    path = (key, *old) if isinstance(old, tuple) else (key,)
+    context = {name: value for name, value in error.context.items() if name != "path"}
+    return type(error)(error.message, path=path, **context)
+
+
+def located(error: DecodeError) -> DecodeError:
+    """*error* with its path (if any) written into the message, for the caller."""
+    path = error.context.get("path")
+    if not isinstance(path, tuple) or not path:
+        return error
+    where = "".join(f"[{item!r}]" if isinstance(item, (int, str)) else f"[{item}]" for item in path)
+    return type(error)(f"{error.message} (at {where[:200]})", **error.context)
