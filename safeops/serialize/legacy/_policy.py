@@ -352,7 +352,7 @@ def is_bare_uuid(target: Any) -> bool:
 
 def makes_bare_uuid(func: Any, args: tuple[Any, ...]) -> bool:
     """True for the calls that make a UUID without its value (its BUILD must follow)."""
-    if type(func) is not Global:
+    if type(func) is not Global or func.name not in ("UUID", "_reconstructor"):
         return False
     pair = (func.module, func.name)
     if pair == UUID:
@@ -393,6 +393,14 @@ def _vet_default_state(cls: tuple[str, str] | None, state: Any) -> str | None:
     name = f"{cls[0]}.{cls[1]}" if cls else "a computed value"
     items = _dict_items(state)
     if cls == UUID and items is not None:
+        if (  # the common case, {'int': n}, first
+            len(items) == 2
+            and items[0] == "int"
+            and type(items[1]) is int
+            and 0 <= items[1] < 1 << 128
+            and items[1] is not BIG_INT
+        ):
+            return None
         fields = dict(zip(items[::2], items[1::2], strict=True))
         if len(fields) * 2 == len(items) and set(fields) <= {"int", "is_safe"}:
             number = fields.get("int")
@@ -424,9 +432,12 @@ def _vet_default_state(cls: tuple[str, str] | None, state: Any) -> str | None:
 
 def _dict_items(state: Any) -> list[Any] | None:
     """A dict node's recorded items (flattened), or None when unknown or not a dict."""
-    if type(state) is not Node or state.kind != "dict" or state.pairs is TOO_MANY:
+    if type(state) is not Node or state.kind != "dict":
         return None
-    return [] if state.pairs is None else state.pairs
+    pairs: list[Any] | None = getattr(state, "pairs", None)
+    if pairs is None:
+        return [] if state.weight == 1 else None  # empty, or filled without a record
+    return None if pairs is TOO_MANY else pairs
 
 
 def vet_mutate(opname: str, target: Any) -> str | None:

@@ -30,6 +30,8 @@ from safeops.serialize.legacy._allowlist import SAFE_GLOBALS
 from safeops.serialize.legacy._symbolic import (
     BIG_INT,
     MAX_HASH_COLLISIONS,
+    MAX_RECORDED,
+    TOO_MANY,
     Global,
     Malformed,
     Node,
@@ -58,6 +60,13 @@ _REFUSED = {
     0x97: "NEXT_BUFFER (out-of-band buffers)",
     0x98: "READONLY_BUFFER (out-of-band buffers)",
 }
+
+
+# A dict whose weight (>= 1 + twice its entries) stays at or below this has at most
+# MAX_HASH_COLLISIONS entries, so its keys need no collision count (a cheap skip for the
+# many small dicts; sets use 1 + MAX_HASH_COLLISIONS). Once past it every further key is
+# counted, so at most 2 * MAX_HASH_COLLISIONS members of one container share a hash.
+_UNCHECKED = 2 * MAX_HASH_COLLISIONS + 1
 
 
 def _weigh(values: list[Any] | tuple[Any, ...]) -> tuple[int, int]:
@@ -130,7 +139,7 @@ def walk(
 
     def collide(target: Node, keys: list[Any]) -> None:
         # CPython's set/dict insertion is linear per colliding member: quadratic overall.
-        counts = target.hashes
+        counts = getattr(target, "hashes", None)
         for key in keys:
             if type(key) is str:
                 continue  # randomized hash
@@ -153,8 +162,13 @@ def walk(
             visitor.late_mutation(start, opname)
         if target.kind == "dict" and kind == "dict":
             record(target, items)
-            collide(target, items[::2])
-        elif target.kind == "set" and kind == "set":
+            if target.weight + len(items) > _UNCHECKED:
+                collide(target, items[::2])
+        elif (
+            target.kind == "set"
+            and kind == "set"
+            and target.weight + len(items) > MAX_HASH_COLLISIONS + 1
+        ):
             collide(target, items)
         weight, depth = _weigh(items)
         if target.placed:  # it was among its own items: a direct self-reference
@@ -236,7 +250,7 @@ def walk(
 
     def tuple_of(items: list[Any] | tuple[Any, ...], kind: str = "tuple") -> Node:
         node = Node(kind, start, tuple(items))
-        if kind == "frozenset":
+        if kind == "frozenset" and len(items) > MAX_HASH_COLLISIONS:
             collide(node, list(items))
         weight, depth = _weigh(items)
         node.weight = 1 + weight
@@ -331,12 +345,17 @@ def walk(
                     raise Malformed(start, "SETITEMS with an odd number of items")
                 if type(target) is Node and target.kind == kind and not target.placed:
                     if op == 0x75:
-                        record(target, items)
-                        keys = items[::2]
-                        for key in keys:
-                            if type(key) is not str:  # str hashes are randomized
-                                collide(target, keys)
-                                break
+                        # Inlined record(): the dicts pickle writes are filled by one
+                        # SETITEMS batch; anything else is simply not vetted as state.
+                        target.pairs = (
+                            items if target.weight == 1 and len(items) <= MAX_RECORDED else TOO_MANY
+                        )
+                        if target.weight + len(items) > _UNCHECKED:
+                            keys = items[::2]
+                            for key in keys:
+                                if type(key) is not str:  # str hashes are randomized
+                                    collide(target, keys)
+                                    break
                     weight = 0
                     depth = 0
                     for value in items:

@@ -35,7 +35,7 @@ BIG_INT = 1 << 64
 
 def record(node: Node, items: list[Any]) -> None:
     """Remember a dict's items (the first MAX_RECORDED) for vetting BUILD state."""
-    pairs = node.pairs
+    pairs = getattr(node, "pairs", None)
     if pairs is None:
         node.pairs = items[:] if len(items) <= MAX_RECORDED else TOO_MANY
     elif pairs is not TOO_MANY:
@@ -57,7 +57,7 @@ def predictable_hash(value: Any) -> int | None:
         number: int = hash(value)
         return number
     if kind is Node and value.kind in ("tuple", "frozenset"):
-        cached: int | None = value.phash
+        cached: int | None = getattr(value, "phash", 0)
         if cached != 0:  # cached: shared sub-tuples are hashed once (no DAG blow-up)
             return cached
         parts = []
@@ -134,6 +134,11 @@ class Node:
         "phash", "placed", "weight",
     )  # fmt: skip
 
+    # Slots assigned only when needed (see __init__); declared here for the type checker.
+    pairs: list[Any]
+    hashes: dict[int, int]
+    phash: int | None
+
     def __init__(self, kind: str, offset: int, items: tuple[Any, ...] = ()) -> None:
         self.kind = kind  # list, dict, set, tuple, frozenset or obj (a call result)
         self.offset = offset
@@ -144,13 +149,11 @@ class Node:
         self.built = False  # BUILD has set its state (instance attributes may be planted)
         self.weight = 1
         self.depth = 1
-        #: dicts: their key/value items (flattened), kept so BUILD state can be vetted;
-        #: None while empty, TOO_MANY once more than MAX_RECORDED items were added.
-        self.pairs: list[Any] | None = None
-        #: sets, frozensets and dicts: how many members/keys share each predictable hash.
-        self.hashes: dict[int, int] | None = None
-        #: tuples/frozensets: their predictable hash once computed (0 = not yet, None = none).
-        self.phash: int | None = 0
+        # Set only when needed (read with getattr, default None), to keep nodes cheap:
+        # pairs - dicts: their key/value items (flattened), kept so BUILD state can be
+        #   vetted; TOO_MANY once more than MAX_RECORDED items were added.
+        # hashes - sets, frozensets, dicts: how many members/keys share each hash.
+        # phash - tuples/frozensets: their predictable hash once computed (None: none).
 
 
 class Visitor:
