@@ -378,3 +378,9 @@ def _inspect_cli(*argv: str) -> int:
     parser = argparse.ArgumentParser()
     _cmd_inspect.add_arguments(parser)
     return _cmd_inspect.run(parser.parse_args(list(argv)))
+
+
+def test_newobj_uuid_with_ignored_arguments_is_refused() -> None:
+    """NEWOBJ UUID('x') (object.__new__ ignores it: a UUID with no .int) is refused."""
+    with pytest.raises(DecodeError, match=r"NEWOBJ of uuid\.UUID"):
+        legacy.loads(b"\x80\x04\x8c\x04uuid\x8c\x04UUID\x93\x8c\x01x\x85\x81.")

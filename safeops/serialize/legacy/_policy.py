@@ -296,6 +296,10 @@ def vet_call(
     problem = _vet_scalar(pair, args, func.dotted)
     if problem is not None:
         return problem
+    if pair == UUID and opname.startswith("NEWOBJ") and args:
+        # UUID.__new__ is object's: it ignores the arguments, leaving a UUID with no .int
+        # that no BUILD is then required to fill (pickle writes NEWOBJ UUID ()).
+        return "NEWOBJ of uuid.UUID with arguments (pickle writes none; its value comes by BUILD)"
     if pair == ("uuid", "SafeUUID") and len(args) > 1:
         return "uuid.SafeUUID called with more than one argument (the Enum functional API)"
     if pair == ("collections", "defaultdict") and args:
