@@ -384,3 +384,15 @@ def test_newobj_uuid_with_ignored_arguments_is_refused() -> None:
     """NEWOBJ UUID('x') (object.__new__ ignores it: a UUID with no .int) is refused."""
     with pytest.raises(DecodeError, match=r"NEWOBJ of uuid\.UUID"):
         legacy.loads(b"\x80\x04\x8c\x04uuid\x8c\x04UUID\x93\x8c\x01x\x85\x81.")
+
+
+def test_set_of_colliding_decimals_is_refused() -> None:
+    """Decimals equal to colliding ints hash alike; they are counted too."""
+    items = b"".join(
+        b"h\x00" + b"\x8c" + bytes([len(str(k * HASH_ZERO))]) + str(k * HASH_ZERO).encode()
+        + b"\x85R"
+        for k in range(1, 70)
+    )  # fmt: skip
+    data = b"\x80\x04\x8c\x07decimal\x8c\x07Decimal\x93\x940\x8f(" + items + b"\x90."
+    with pytest.raises(DecodeLimitError, match="hash_collisions"):
+        legacy.loads(data)

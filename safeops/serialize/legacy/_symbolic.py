@@ -72,7 +72,26 @@ def predictable_hash(value: Any) -> int | None:
             result = hash((value.kind, tuple(parts))) or 1
         value.phash = result
         return result
+    if kind is Node and value.kind == "obj":
+        return _decimal_hash(value)
     return None
+
+
+def _decimal_hash(node: Node) -> int | None:
+    """Decimal('<k * (2**61 - 1)>') hashes like the int: colliding Decimals are cheap too."""
+    func = node.callable
+    if type(func) is not Global or (func.module, func.name) != ("decimal", "Decimal"):
+        return None
+    args = node.args
+    if len(args) != 1 or type(args[0]) not in (str, int) or len(str(args[0])) > 4400:
+        return None
+    import decimal  # already imported by the loader's resolver; only reached for sets
+
+    try:
+        number: int = hash(decimal.Decimal(args[0]))
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+    return number
 
 
 class Malformed(Exception):
