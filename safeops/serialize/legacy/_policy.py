@@ -394,7 +394,6 @@ def vet_build(policy: Policy, target: Any, state: Any) -> str | None:
 
 
 def _vet_default_state(cls: tuple[str, str] | None, state: Any) -> str | None:
-    name = f"{cls[0]}.{cls[1]}" if cls else "a computed value"
     items = _dict_items(state)
     if cls == UUID and items is not None:
         if (  # the common case, {'int': n}, first
@@ -428,6 +427,7 @@ def _vet_default_state(cls: tuple[str, str] | None, state: Any) -> str | None:
         return None
     if cls == CHAINMAP:
         return "collections.ChainMap state must be {'maps': [mappings]}"
+    name = f"{cls[0]}.{cls[1]}" if cls else "a computed value"
     return (
         f"BUILD sets state on {name}, whose pickled form has none (only UUID and ChainMap "
         "take state among the default types; allow your own classes to give them state)"

@@ -262,7 +262,7 @@ class _StrictVisitor(Visitor):
 
     def build(self, offset: int, target: Any, state: Any) -> None:
         self._refuse(vet_build(self.policy, target, state), offset, "build-not-allowed")
-        if is_bare_uuid(target):
+        if self.bare_uuids and is_bare_uuid(target):
             self.bare_uuids -= 1
 
     def finish(self, offset: int) -> None:
