@@ -35,6 +35,13 @@ def _hook(event: str, _args: tuple[Any, ...]) -> None:
         _recording.append((event, active("dynamic_code") is not None))
 
 
+# CPython 3.12+ divides and prints huge ints with the pure-Python algorithms of _pylong,
+# which the C int code imports (with decimal) the first time it needs them. That import
+# is the interpreter's own machinery, not the expression reaching a module: load it
+# before recording starts so the corpus sees only what an expression itself causes.
+if sys.version_info >= (3, 12):
+    importlib.import_module("_pylong")
+
 sys.addaudithook(_hook)
 
 
