@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import builtins
 import keyword
+import time
 import types
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -43,7 +44,8 @@ DEFAULT_LIMITS = ExpressionLimits()
 _SMALL_INT = 2**63
 _BUDGET = GUARD_NAMES["budget"]
 _FUNCTION_NAME = "safeops_expression"
-_NOT_IN_SCOPE = frozenset({"pow", "range", "sum", "zip"})  # reachable only through guards
+# reachable only through guards
+_NOT_IN_SCOPE = frozenset({"pow", "range", "sum", "zip", "enumerate"})
 _BUILTINS = types.MappingProxyType(
     {name: getattr(builtins, name) for name in SAFE_BUILTINS - _NOT_IN_SCOPE}
 )
@@ -128,9 +130,17 @@ def compile_expr(
         raise UnsafeExpressionError("limits must be an ExpressionLimits instance")
     if not isinstance(source, str):
         raise UnsafeExpressionError(f"source must be str, not {type(source).__name__}")
-    if isinstance(names, str):
-        raise UnsafeExpressionError("names must be a collection of names, not one string")
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise UnsafeExpressionError("names must be a collection of variable names")
+    if functions is not None and not isinstance(functions, Mapping):
+        raise UnsafeExpressionError("functions must be a mapping of name to function")
     variables = tuple(_check_identifier(name, "variable") for name in names)
+    if len(variables) > limits.max_names:
+        raise EvaluationLimitError(
+            f"{len(variables)} variables declared, more than max_names={limits.max_names}",
+            limit="max_names",
+            maximum=limits.max_names,
+        )
     if len(set(variables)) != len(variables):
         raise UnsafeExpressionError(f"duplicate variable names in {variables!r}")
     host_functions = dict(functions or {})
@@ -195,7 +205,7 @@ def safeops_expression({parameters}**_g_extra):
         if not _g_extra{checks}:
             {fast_budget}return _g_FAST
         {unpack}_g_vet(_g_extra, {arguments})
-        _g_budget = [_g_max_length, _g_max_iterations]
+        _g_budget = _g_new_budget()
         return _g_GENERAL
     except _g_SafeOpsError:
         raise
@@ -216,6 +226,11 @@ _FAST_CHECK = (
 
 def _runtime_helpers(variables: tuple[str, ...], limits: ExpressionLimits) -> dict[str, Any]:
     missing = object()
+    max_length, max_iterations, max_time = limits.max_length, limits.max_iterations, limits.max_time
+    clock = time.monotonic
+
+    def new_budget() -> list[Any]:
+        return [max_length, max_iterations, clock() + max_time]
 
     def vet(extra: Mapping[str, object], *values: object) -> tuple[object, ...]:
         if extra or any(value is missing for value in values):
@@ -233,7 +248,7 @@ def _runtime_helpers(variables: tuple[str, ...], limits: ExpressionLimits) -> di
 
     return {
         "_g_vet": vet, "_g_missing": missing, "_g_wrap": _wrap_error,
-        "_g_max_length": limits.max_length, "_g_max_iterations": limits.max_iterations,
+        "_g_new_budget": new_budget,
         "_g_SafeOpsError": SafeOpsError, "_g_KeyboardInterrupt": KeyboardInterrupt,
         "_g_BaseException": BaseException, "_g_float": float, "_g_bool": bool,
         "_g_int": int, "_g_type": type,
@@ -248,10 +263,11 @@ def _wrap_error(error: BaseException) -> SafeOpsError:
         return EvaluationLimitError("expression recursed too deeply", limit="recursion")
     if isinstance(error, MemoryError):
         return EvaluationMemoryError("expression ran out of memory", limit="memory")
+    message = str(error)[:1000]  # built once, bounded (a C message can embed a repr)
     return EvaluatedCodeError(
-        f"the expression raised {type(error).__name__}: {quote(str(error), 200)[1:-1]}",
+        f"the expression raised {type(error).__name__}: {quote(message, 200)[1:-1]}",
         error_type=type(error).__name__,
-        error_message=str(error),
+        error_message=message,
     )
 
 
@@ -271,7 +287,7 @@ def _build(
         parameters="".join(f"{name}=_g_missing, " for name in variables)
         and "*, " + "".join(f"{name}=_g_missing, " for name in variables),
         checks="".join(_FAST_CHECK.format(name=name, bound=_SMALL_INT) for name in variables),
-        fast_budget="_g_budget = [_g_max_length, _g_max_iterations]\n            "
+        fast_budget="_g_budget = _g_new_budget()\n            "
         if fast_budget
         else "",
         unpack=f"{', '.join(variables)}, = " if variables else "",

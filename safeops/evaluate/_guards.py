@@ -13,16 +13,17 @@ from __future__ import annotations
 import math
 import operator
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from safeops.errors import EvaluationLimitError, UnsafeExpressionError
+from safeops.errors import EvaluationLimitError, EvaluationTimeoutError, UnsafeExpressionError
 from safeops.evaluate._limits import ExpressionLimits
 from safeops.evaluate._policy import ALLOWED_ATTRIBUTES
 
 __all__ = ["GUARD_NAMES", "OTHER_OPERATORS", "Budget", "check_format_spec", "make_guards"]
 
-Budget = list[int]  # [remaining length units, remaining comprehension steps]
+Budget = list[Any]  # [remaining length units, remaining steps, monotonic deadline]
 
 _SEQUENCES = (str, bytes, list, tuple)
 #: Operators routed through the "other" guard, by index (see _rewrite).
@@ -39,10 +40,23 @@ GUARD_NAMES = {
     "lshift": "_g_lshift", "attr": "_g_attr", "iter": "_g_iter", "fmt": "_g_fmt",
     "charge": "_g_charge", "range": "_g_range", "sum": "_g_sum", "zip": "_g_zip",
     "budget": "_g_budget", "or": "_g_or", "xor": "_g_xor", "steps": "_g_steps",
-    "other": "_g_other",
+    "other": "_g_other", "text": "_g_text", "copy": "_g_copy", "round": "_g_round",
+    "enumerate": "_g_enumerate", "str": "_g_to_str", "int": "_g_to_int", "result": "_g_result",
 }  # fmt: skip
-_PRINTF_SPEC = re.compile(r"%(\([^)]*\))?([-#0 +]*)(\*|\d*)(?:\.(\*|\d*))?[hlL]?(.)", re.DOTALL)
+# Every run of (Unicode) digits: format widths are over-approximated by all of them.
 _DIGITS = re.compile(r"\d+")
+_PRINTF_FLAGS = frozenset("-#0 +0123456789.*hlL")
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+_FLAT_SCALARS = frozenset({float, bool, type(None), complex})
+#: Types an evaluation may hand back to the host (lazy iterators, callables and views
+#: would run evaluated code or charge a dead budget after the call returned).
+_RESULT_TYPES = frozenset({type(None), bool, int, float, complex, str, bytes, list, tuple,
+                           dict, set, frozenset, range})  # fmt: skip
+#: Work of a 3-argument pow (exponent bits x modulus bits^2); 2**36 is ~0.3 s in C and
+#: covers a 4096-bit modular exponentiation.
+_MODPOW_WORK = 2**36
+#: round(x, n) with |n| beyond this is the same as at this bound for floats.
+_ROUND_DIGITS = 400
 
 
 def _too_big(what: str, limit: str, maximum: int) -> EvaluationLimitError:
@@ -76,6 +90,36 @@ def _size(value: object) -> int:
         return 1
 
 
+def deep_size(value: object, limit: int) -> int:
+    """Size of *value* counting nested items with multiplicity (an aliased ``[L] * n``
+    counts ``n`` times), as str/repr/hash/== would traverse it; stops once over *limit*.
+    Flat containers of scalars are measured at C speed."""
+    total = 0
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind in _CONTAINERS:
+            total += len(item)
+            members: Any = item
+            if kind is dict:
+                members = [*item, *item.values()]
+            kinds = set(map(type, members))
+            if kinds <= _FLAT_SCALARS:
+                pass
+            elif kinds <= {int, bool}:
+                total += sum(map(int.bit_length, members)) // 64
+            elif len(kinds) == 1 and kinds <= {str, bytes}:
+                total += sum(map(len, members))
+            else:
+                stack.extend(members)
+        else:
+            total += _size(item)
+        if total > limit:
+            return total
+    return total
+
+
 def _int_work(left: object, right: object) -> int:
     """Steps charged for a product or division of two big ints (quadratic in C)."""
     if type(left) in _INTS and type(right) in _INTS:
@@ -88,14 +132,27 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
     """Build the guard functions for *limits*; keys are the names in :data:`GUARD_NAMES`."""
     max_bits = limits.max_int_bits
     max_length = limits.max_length
+    max_time = limits.max_time
+    clock = time.monotonic
+
+    def tick(budget: Budget) -> None:
+        if clock() > budget[2]:
+            raise EvaluationTimeoutError(
+                f"the evaluation ran longer than max_time={max_time} s; raise "
+                "ExpressionLimits.max_time deliberately if this is legitimate",
+                limit="max_time",
+                maximum=max_time,
+            )
 
     def charge(value: Any, budget: Budget) -> Any:
         budget[0] -= _size(value)
         if budget[0] < 0:
             raise _too_big("data produced by this evaluation", "max_length", max_length)
+        tick(budget)
         return value
 
     def int_bits(bits: int, budget: Budget) -> None:
+        tick(budget)
         if bits > max_bits:
             raise _too_big(f"an integer of {bits} bits", "max_int_bits", max_bits)
         budget[0] -= bits // 64
@@ -103,6 +160,7 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
             raise _too_big("data produced by this evaluation", "max_length", max_length)
 
     def sized(length: int, budget: Budget) -> None:
+        tick(budget)
         if length > max_length:
             raise _too_big(f"a result of length {length}", "max_length", max_length)
         budget[0] -= length
@@ -110,6 +168,7 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
             raise _too_big("data produced by this evaluation", "max_length", max_length)
 
     def work(amount: int, budget: Budget) -> None:
+        tick(budget)
         budget[1] -= amount
         if budget[1] < 0:
             raise _too_big("big-integer work", "max_iterations", limits.max_iterations)
@@ -140,6 +199,11 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
                 if type(modulus) in _INTS:
                     bits = max(base.bit_length(), exponent.bit_length(), modulus.bit_length())
                     int_bits(bits, budget)
+                    # one uninterruptible C call: bound its work, not only its sizes
+                    cost = abs(exponent).bit_length() * modulus.bit_length() ** 2
+                    if cost > _MODPOW_WORK:
+                        raise _too_big("a 3-argument pow (exponent bits x modulus bits^2 = "
+                                       f"{cost})", "modular pow work", _MODPOW_WORK)  # fmt: skip
                 return pow(base, exponent, modulus)
             if exponent > 0 and abs(base) > 1:
                 # log2 of the result, computed without computing it
@@ -155,14 +219,20 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
         return left ^ right
 
     def steps(value: Any, budget: Budget) -> Any:
-        # A C-level scan of n items costs about n/8 of a comprehension step.
-        budget[1] -= _size(value) // 8 + 1
+        # A C-level scan of n items costs about n/8 of a comprehension step. Containers
+        # are measured deeply (hash, ==, in and str walk nested items, aliases included).
+        tick(budget)
+        if type(value) in _CONTAINERS:
+            budget[1] -= deep_size(value, 8 * max(budget[1], 0) + 8) // 8 + 1
+        else:
+            budget[1] -= _size(value) // 8 + 1
         if budget[1] < 0:
             raise _too_big("steps (comprehension steps and C-level scans)", "max_iterations",
                            limits.max_iterations)  # fmt: skip
         return value
 
     def mod(left: Any, right: Any, budget: Budget) -> Any:
+        tick(budget)
         if type(left) in (str, bytes):
             sized(_printf_size(left, right, max_length), budget)
         else:
@@ -181,15 +251,79 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
 
     def iterate(iterable: Iterable[Any], cost: int, budget: Budget) -> Iterator[Any]:
         # Each step of a comprehension costs the size of its body, so nesting and big
-        # bodies run out of budget together (memory and time both scale with it).
+        # bodies run out of budget together (memory and time both scale with it). The
+        # deadline bounds steps whose C-level work is not visible here (hash collisions).
         for item in iterable:
             budget[1] -= cost
             if budget[1] < 0:
                 raise _too_big("comprehension steps", "max_iterations", limits.max_iterations)
+            if clock() > budget[2]:
+                tick(budget)
             yield item
+
+    def text(value: Any, budget: Budget) -> Any:
+        # str/repr/format of a container: bound the text before C builds it.
+        if type(value) in _CONTAINERS:
+            size = deep_size(value, max(budget[0], 0))
+            if size > budget[0]:
+                raise _too_big("the text of this container", "max_length", max_length)
+        return steps(value, budget)
+
+    def copy(value: Any, budget: Budget) -> Any:
+        # list()/tuple()/sorted()... of an iterator: charge each item as it is produced,
+        # so a zip or enumerate of big items is refused before it is materialised.
+        steps(value, budget)
+        if type(value) in _RESULT_TYPES:
+            return value
+        return (charge(item, budget) for item in value)
+
+    def safe_round(number: Any, ndigits: Any = None) -> Any:
+        # int.__round__(-n) computes 10**n in C: clamp to a bound with the same result
+        if type(ndigits) in _INTS and abs(ndigits) > _ROUND_DIGITS:
+            if type(number) in _INTS:
+                if ndigits > 0:
+                    return round(number, 0)
+                ndigits = max(ndigits, -(number.bit_length() // 3 + 2))
+                if abs(ndigits) > _ROUND_DIGITS + max_bits // 3:
+                    raise _too_big("round() digits", "max_int_bits", max_bits)
+            else:
+                ndigits = _ROUND_DIGITS if ndigits > 0 else -_ROUND_DIGITS
+        return round(number, ndigits)
+
+    def safe_enumerate(iterable: Iterable[Any], start: Any = 0) -> Iterator[tuple[int, Any]]:
+        if type(start) in _INTS and start.bit_length() > 64:
+            raise _too_big("enumerate() start", "max_int_bits", 64)
+        return enumerate(iterable, start)
+
+    def safe_str(*args: Any, **kwargs: Any) -> str:
+        if len(args) > 1 or kwargs:
+            # str(b, codec) looks the codec up by name (imports encodings.*)
+            _check_codec(*args[1:], **{k: v for k, v in kwargs.items() if k != "object"})
+        return str(*args, **kwargs)
+
+    def safe_int(*args: Any, **kwargs: Any) -> int:
+        if len(args) > 1 or "base" in kwargs:
+            value = args[0] if args else kwargs.get("x")
+            base = args[1] if len(args) > 1 else kwargs["base"]
+            if isinstance(value, (str, bytes)) and type(base) in _INTS:
+                bits = len(value) * math.log2(max(base, 2)) if base else len(value) * 4
+                if bits > max_bits:
+                    raise _too_big(f"an integer of ~{int(bits)} bits", "max_int_bits",
+                                   max_bits)  # fmt: skip
+        return int(*args, **kwargs)
+
+    def result(value: Any) -> Any:
+        if type(value) in _RESULT_TYPES:
+            return value
+        raise UnsafeExpressionError(
+            f"the expression returned a {type(value).__name__}; only plain data is "
+            "returned (wrap an iterator or generator in list())",
+            value_type=type(value).__name__,
+        )
 
     def fmt(value: Any, conversion: int, spec: str, budget: Budget) -> str:
         check_format_spec(spec, max_length)
+        text(value, budget)
         if conversion == ord("r"):
             value = repr(value)
         elif conversion == ord("s"):
@@ -244,6 +378,10 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
         GUARD_NAMES["fmt"]: fmt, GUARD_NAMES["charge"]: charge,
         GUARD_NAMES["range"]: bounded_range, GUARD_NAMES["sum"]: safe_sum,
         GUARD_NAMES["zip"]: safe_zip, GUARD_NAMES["attr"]: attribute,
+        GUARD_NAMES["text"]: text, GUARD_NAMES["copy"]: copy,
+        GUARD_NAMES["round"]: safe_round, GUARD_NAMES["enumerate"]: safe_enumerate,
+        GUARD_NAMES["str"]: safe_str, GUARD_NAMES["int"]: safe_int,
+        GUARD_NAMES["result"]: result,
     }  # fmt: skip
 
 
@@ -267,6 +405,11 @@ def _method(  # noqa: PLR0917
 
     def call(*args: Any, **kwargs: Any) -> Any:
         steps(obj, budget)
+        if len(args) > 64:
+            raise UnsafeExpressionError(f"{name}() with {len(args)} arguments is refused")
+        for argument in args:
+            if type(argument) is range or type(argument) in _CONTAINERS:
+                steps(argument, budget)  # set methods iterate every argument
         if name == "decode":
             _check_codec(*args, **kwargs)
         if name not in _SIZED_METHODS:
@@ -313,17 +456,31 @@ def _check_codec(encoding: Any = "utf-8", errors: Any = "strict") -> None:
 
 
 def _printf_size(template: str | bytes, values: Any, max_length: int) -> int:
-    """Upper bound of ``template % values`` (refusing ``*`` widths, taken from data)."""
+    """Upper bound of ``template % values``. Not a re-parse of printf syntax (which can be
+    desynchronised): every digit run counts as a width, every ``%`` as a field, each
+    field as large as the largest argument's text (containers measured deeply)."""
     text = template if isinstance(template, str) else template.decode("latin-1")
-    specs = _PRINTF_SPEC.findall(text)
     widths = 0
-    for _key, _flags, width, precision, _kind in specs:
-        if width == "*" or precision == "*":
-            raise UnsafeExpressionError("'*' widths in %-formatting are refused", operator="%")
-        widths += check_format_spec(width + "." + precision, max_length)
+    for run in _DIGITS.findall(text):
+        widths += check_format_spec(run, max_length)
+    index = text.find("%")
+    while index >= 0:
+        index += 1
+        if text.startswith("(", index):
+            end = text.find(")", index)
+            if end < 0 or "(" in text[index + 1 : end]:
+                raise UnsafeExpressionError(
+                    "%-formatting mapping keys containing '(' are refused", operator="%"
+                )
+            index = end + 1
+        while index < len(text) and text[index] in _PRINTF_FLAGS:
+            if text[index] == "*":
+                raise UnsafeExpressionError("'*' widths in %-formatting are refused", operator="%")
+            index += 1
+        index = text.find("%", index + 1)
     items = values.values() if isinstance(values, dict) else (
         values if isinstance(values, tuple) else (values,)
     )  # fmt: skip
-    largest = max((_size(item) * (64 if isinstance(item, int) else 1) + 32
+    largest = max((deep_size(item, max_length + 1) * (64 if isinstance(item, int) else 1) + 32
                    for item in items), default=0)  # fmt: skip
-    return len(template) + widths + len(specs) * largest
+    return len(template) + widths + text.count("%") * largest

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, fields
 
-from safeops.errors import ConfigurationError, EvaluationLimitError
+from safeops.errors import ConfigurationError, EvaluationLimitError, UnsafeExpressionError
 
 __all__ = ["ExpressionLimits", "check_source", "check_tree"]
 
@@ -44,13 +44,19 @@ class ExpressionLimits:
     max_iterations: int = 1_000_000
     #: Items copied from host containers passed as values, per evaluation.
     max_data_items: int = 1_000_000
+    #: Variables declared for one expression (compile and call cost grow with them).
+    max_names: int = 1_000
+    #: Seconds one evaluation may run (time.monotonic), checked in every run-time guard
+    #: and comprehension step; a single C call in between is bounded by the size guards.
+    max_time: float = 2.0
 
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
-            if type(value) is not int or value <= 0:
+            kinds = (int, float) if field.name == "max_time" else (int,)
+            if type(value) not in kinds or not 0 < value < float("inf"):
                 raise ConfigurationError(
-                    f"ExpressionLimits.{field.name} must be a positive int, got {value!r}",
+                    f"ExpressionLimits.{field.name} must be a positive number, got {value!r}",
                     limit=field.name,
                 )
 
@@ -90,6 +96,13 @@ def check_source(source: str, limits: ExpressionLimits) -> None:
             index = _skip_string(source, index)
             chain = 0
             continue
+        if char == "#":
+            # a comment could hide brackets from this estimate (or unbalance its idea of
+            # where strings are); a one-line formula has no use for one
+            raise UnsafeExpressionError(
+                "source refused before parsing: comments ('#' outside a string) are not "
+                "allowed in an expression"
+            )
         if char in _OPEN:
             depth += 1
         elif char in _CLOSE:

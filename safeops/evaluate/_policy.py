@@ -112,6 +112,20 @@ _DANGEROUS_MODULES = frozenset(
         "sysconfig", "zipimport", "pkgutil", "posixpath", "ntpath", "genericpath", "stat",
         "pwd", "grp", "getpass", "sched", "concurrent", "contextvars", "_contextvars",
         "safeops",
+        # import or resolve names, touch files, processes or the network (attack review
+        # 2026-11-28, F19); anything else in functions= is the host's responsibility
+        "_sqlite3", "_imp", "_frozen_importlib", "_frozen_importlib_external", "_winapi",
+        "msvcrt", "winreg", "_overlapped", "tty", "termios", "_posixshmem",
+        "_multiprocessing", "_dbm", "_gdbm", "gzip", "bz2", "lzma", "configparser",
+        "mailbox", "netrc", "plistlib", "filecmp", "tabnanny", "py_compile", "compileall",
+        "modulefinder", "trace", "cProfile", "profile", "timeit", "doctest", "unittest",
+        "venv", "ensurepip", "socketserver", "ssl", "_ssl", "asyncore", "asynchat",
+        "telnetlib", "nntplib", "selectors", "syslog", "readline", "rlcompleter", "cmd",
+        "idlelib", "tkinter", "turtle", "curses", "imghdr", "sndhdr", "wave", "aifc",
+        "sunau", "chunk", "mimetypes", "tokenize", "pyclbr", "pickletools", "xml",
+        "logging", "zipapp", "uu", "crypt", "spwd", "nis", "lib2to3", "distutils",
+        "setuptools", "pip", "pkg_resources", "importlib_metadata", "importlib_resources",
+        "requests", "urllib3", "httpx", "aiohttp", "dill", "cloudpickle", "joblib",
     }
 )  # fmt: skip
 _SAFE_BUILTIN_FUNCTIONS = frozenset(

@@ -41,7 +41,17 @@ SAFE_BUILTINS = frozenset(
 )  # fmt: skip
 # Replaced by a guard; usable only as the direct target of a call.
 _GUARDED_CALLS = {"pow": GUARD_NAMES["pow"], "range": GUARD_NAMES["range"],
-                  "sum": GUARD_NAMES["sum"], "zip": GUARD_NAMES["zip"]}  # fmt: skip
+                  "sum": GUARD_NAMES["sum"], "zip": GUARD_NAMES["zip"],
+                  "enumerate": GUARD_NAMES["enumerate"]}  # fmt: skip
+#: Builtins usable as values (key=abs): scalar in, scalar out. The others, run from C as
+#: a key= function, would copy or format data with no guard in between.
+_VALUE_BUILTINS = frozenset({"abs", "bool", "chr", "float", "int", "len", "ord"})
+_TEXT_CALLS = frozenset({"str", "repr", "ascii"})
+_MATERIALISING_CALLS = frozenset({"list", "tuple", "set", "frozenset", "dict", "sorted"})
+# Called through a guard when given more than one argument (codec lookup, int parsing
+# in a power-of-two base, round's 10**n).
+_GUARDED_IF_ARGS = {"str": GUARD_NAMES["str"], "int": GUARD_NAMES["int"],
+                    "round": GUARD_NAMES["round"]}  # fmt: skip
 _COPYING_CALLS = frozenset({"str", "repr", "ascii", "list", "tuple", "set", "frozenset",
                             "dict", "sorted", "bin", "hex", "oct"})  # fmt: skip
 _NUMERIC_CALLS = frozenset({"len", "hash", "ord", "bool", "float"})
@@ -97,12 +107,16 @@ class Rewriter:
     def rewrite(self, tree: ast.Expression) -> ast.Expression:
         """Return the guarded tree; raise UnsafeExpressionError / EvaluationLimitError."""
         try:
-            body, _numeric = self.visit(tree.body)
+            body, numeric = self.visit(tree.body)
         except RecursionError:
             raise EvaluationLimitError(
                 "expression nested too deeply to check (a very long operator chain?)",
                 limit="max_depth",
             ) from None
+        if not numeric:
+            # lazy iterators, callables and views never reach the host
+            self.uses_guards = True
+            body = ast.Call(func=_name(GUARD_NAMES["result"]), args=[body], keywords=[])
         return ast.fix_missing_locations(ast.Expression(body=body))
 
     # -- dispatch ------------------------------------------------------------------------
@@ -148,6 +162,9 @@ class Rewriter:
             return node, self.numeric_variables
         if name in _GUARDED_CALLS:
             raise _refused(f"{name!r} can only be called directly, not used as a value", node)
+        if name in SAFE_BUILTINS and name not in _VALUE_BUILTINS:
+            raise _refused(f"{name!r} can only be called directly, not used as a value "
+                           "(e.g. as a key= function)", node)  # fmt: skip
         if name in self.functions:
             return node, False
         raise _refused(
@@ -176,14 +193,15 @@ class Rewriter:
             index = OTHER_OPERATORS.index(_PLAIN_FUNCTIONS[type(node.op)])
             return self._guarded("other", left, right, ast.Constant(index)), False
         if kind == "pow":
-            return self._guarded("pow", left, right, ast.Constant(None)), numeric
-        return self._guarded(kind, left, right), numeric
+            # not "numeric": a big result must not make the next `*` a plain product
+            return self._guarded("pow", left, right, ast.Constant(None)), False
+        return self._guarded(kind, left, right), numeric and kind != "lshift"
 
     def _fold(self, kind: str | None, op: ast.operator, left: object, right: object
               ) -> ast.Constant | None:  # fmt: skip
         """Decide an operation on two constants now: refuse it if it is over a limit,
         return its (small) result as a constant, or None to leave it to run time."""
-        budget = [self.limits.max_length, self.limits.max_iterations]
+        budget: list[Any] = [self.limits.max_length, self.limits.max_iterations, float("inf")]
         try:
             if kind is None:
                 value = _PLAIN_FUNCTIONS[type(op)](left, right)
@@ -336,10 +354,19 @@ class Rewriter:
         if args and not visited[0][1]:
             # C-level work over the argument (a scan, a copy, a parse): charge its size
             first = args[0]
+            guard = "steps"
+            if name in _TEXT_CALLS:
+                guard = "text"
+            elif name in _MATERIALISING_CALLS:
+                guard = "copy"
             if isinstance(first, ast.Starred):
                 args[0] = ast.Starred(value=self._guarded("steps", first.value), ctx=ast.Load())
             else:
-                args[0] = self._guarded("steps", first)
+                args[0] = self._guarded(guard, first)
+        if name in _GUARDED_IF_ARGS and (len(args) > 1 or keywords):
+            self.uses_guards = True
+            guarded = ast.Call(func=_name(_GUARDED_IF_ARGS[name]), args=args, keywords=keywords)
+            return (self._guarded("charge", guarded) if name == "str" else guarded), False
         if name in _GUARDED_CALLS:
             self.uses_guards = True
             return ast.Call(func=_name(_GUARDED_CALLS[name]), args=args, keywords=keywords), False
@@ -365,7 +392,9 @@ class Rewriter:
         return self._charged_if(dynamic, joined)
 
     def _formatted(self, node: ast.FormattedValue) -> ast.FormattedValue:
-        value = self._plain(node.value)
+        value, numeric = self.visit(node.value)
+        if not numeric:
+            value = self._guarded("text", value)  # bound a container's text before C builds it
         spec = node.format_spec
         if spec is None:
             return ast.FormattedValue(value=value, conversion=node.conversion, format_spec=None)
@@ -436,10 +465,13 @@ class Rewriter:
 
     def visit_ListComp(self, node: ast.ListComp) -> tuple[ast.expr, bool]:  # noqa: N802
         generators, (element,) = self._comprehension(node.generators, [node.elt])
+        # each element kept is charged by its size (a fresh big int, a tuple...)
+        element = self._guarded("charge", element)
         return ast.ListComp(elt=element, generators=generators), False
 
     def visit_SetComp(self, node: ast.SetComp) -> tuple[ast.expr, bool]:  # noqa: N802
         generators, (element,) = self._comprehension(node.generators, [node.elt])
+        element = self._guarded("charge", element)
         return ast.SetComp(elt=element, generators=generators), False
 
     def visit_GeneratorExp(self, node: ast.GeneratorExp) -> tuple[ast.expr, bool]:  # noqa: N802
@@ -448,4 +480,5 @@ class Rewriter:
 
     def visit_DictComp(self, node: ast.DictComp) -> tuple[ast.expr, bool]:  # noqa: N802
         generators, (key, value) = self._comprehension(node.generators, [node.key, node.value])
+        key, value = self._guarded("charge", key), self._guarded("charge", value)
         return ast.DictComp(key=key, value=value, generators=generators), False

@@ -15,8 +15,13 @@ import threading
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Literal
 
-from safeops.errors import UnsafeExpressionError, quote
-from safeops.evaluate._expression import Expression, NamesMismatchError, compile_expr
+from safeops.errors import EvaluationLimitError, UnsafeExpressionError, quote
+from safeops.evaluate._expression import (
+    DEFAULT_LIMITS,
+    Expression,
+    NamesMismatchError,
+    compile_expr,
+)
 from safeops.evaluate._limits import ExpressionLimits
 from safeops.evaluate._literal import literal_eval
 
@@ -61,6 +66,13 @@ def safe_eval(
     values = {} if names is None else names
     if type(values) is not dict and not isinstance(values, Mapping):
         raise UnsafeExpressionError("names must be a mapping of variable name to value")
+    if functions is not None and not isinstance(functions, Mapping):
+        raise UnsafeExpressionError("functions must be a mapping of name to function")
+    if len(values) > (limits if isinstance(limits, ExpressionLimits) else DEFAULT_LIMITS).max_names:
+        raise EvaluationLimitError(
+            f"{len(values)} variables given, more than ExpressionLimits.max_names",
+            limit="max_names",
+        )
     # The variable names are not part of the key (building that tuple costs a third of
     # a cached call): an Expression compiled for other names refuses the call with
     # NamesMismatchError, and is then replaced by one compiled for these names.
