@@ -138,6 +138,14 @@ def test_f7_hash_of_aliased_tuples_is_refused() -> None:
         safe_eval("hash(((((((0,)*50,)*50,)*50,)*50,)*50,)*50)")
 
 
+def test_f7_repetition_is_charged_by_logical_size() -> None:
+    """F7: (T,)*n of a nested tuple is charged n times T's deep size, so a set display
+    or `in` cannot hash an exponential structure."""
+    with pytest.raises(EvaluationLimitError):
+        safe_eval("{((((((0,)*50,)*50,)*50,)*50,)*50,)*50}")
+    assert safe_eval("len([[0] * 100] * 100)") == 100
+
+
 def test_deep_size_counts_aliases_with_multiplicity() -> None:
     """deep_size counts [L]*n as n copies and stops once over its limit."""
     inner = [0] * 100
@@ -187,8 +195,10 @@ def test_f10_str_with_codec_uses_decode_allow_list() -> None:
 
 def test_f9_set_method_with_many_arguments_is_refused_quickly() -> None:
     """F9: set().union(*many) is refused before iterating the arguments."""
+    with pytest.raises(EvaluationLimitError):
+        safe_eval("set().union(*[range(10**6)]*300)")  # the repetition counts each range
     with pytest.raises(UnsafeExpressionError):
-        safe_eval("set().union(*[range(10**6)]*300)")
+        safe_eval("set().union(*[[1]]*300)")
     assert safe_eval("set().union([1], (2,))") == {1, 2}
 
 

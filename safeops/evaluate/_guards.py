@@ -120,6 +120,13 @@ def deep_size(value: object, limit: int) -> int:
     return total
 
 
+def _logical(sequence: Any, limit: int) -> int:
+    """Length of a str/bytes; alias-counting size of a list/tuple (``[L] * n`` repeats L)."""
+    if type(sequence) in (list, tuple):
+        return max(deep_size(sequence, limit), 1)
+    return len(sequence)
+
+
 def _int_work(left: object, right: object) -> int:
     """Steps charged for a product or division of two big ints (quadratic in C)."""
     if type(left) in _INTS and type(right) in _INTS:
@@ -145,7 +152,12 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
             )
 
     def charge(value: Any, budget: Budget) -> Any:
-        budget[0] -= _size(value)
+        # containers by their logical (alias-counting) size, so nothing built here can
+        # later make hash/==/str traverse more than the budget
+        if type(value) in _CONTAINERS:
+            budget[0] -= deep_size(value, max(budget[0], 0))
+        else:
+            budget[0] -= _size(value)
         if budget[0] < 0:
             raise _too_big("data produced by this evaluation", "max_length", max_length)
         tick(budget)
@@ -178,9 +190,9 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
             int_bits(left.bit_length() + right.bit_length(), budget)
             work(_int_work(left, right), budget)
         elif type(left) in _INTS and type(right) in _SEQUENCES:
-            sized(len(right) * max(left, 0), budget)
+            sized(_logical(right, max_length) * max(left, 0), budget)
         elif type(right) in _INTS and type(left) in _SEQUENCES:
-            sized(len(left) * max(right, 0), budget)
+            sized(_logical(left, max_length) * max(right, 0), budget)
         return left * right
 
     def add(left: Any, right: Any, budget: Budget) -> Any:
