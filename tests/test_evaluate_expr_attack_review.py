@@ -161,6 +161,25 @@ def test_f6_deadline_stops_hash_collision_set() -> None:
         safe_eval("len({x*2305843009213693951 for x in range(150000)})", limits=limits)
 
 
+@pytest.mark.parametrize(
+    "source",
+    ["len(set(L))", "len({*L})", "len(set().union(L))", "len(dict(zip(L, L)))"],
+)
+def test_f6_hashing_a_colliding_list_stays_under_the_deadline(source: str) -> None:
+    """F6: building a set/dict from a list of colliding ints checks the deadline."""
+    limits = ExpressionLimits(max_time=0.2)
+    values = {"L": [x * 2305843009213693951 for x in range(150000)]}
+    with pytest.raises(EvaluationTimeoutError):
+        safe_eval(source, values, limits=limits)
+
+
+def test_f6_hashing_guards_keep_results() -> None:
+    """F6: set()/dict()/{*x} of ordinary lists give Python's results."""
+    assert safe_eval("set(L), {*L, 5}, dict(zip(L, L)), frozenset(L)", {"L": list(range(300))}) == (
+        set(range(300)), {*range(300), 5}, {i: i for i in range(300)}, frozenset(range(300)),
+    )  # fmt: skip
+
+
 def test_max_time_must_be_positive() -> None:
     """ExpressionLimits.max_time accepts a positive int or float only."""
     assert ExpressionLimits(max_time=0.5).max_time == 0.5

@@ -42,6 +42,7 @@ GUARD_NAMES = {
     "budget": "_g_budget", "or": "_g_or", "xor": "_g_xor", "steps": "_g_steps",
     "other": "_g_other", "text": "_g_text", "copy": "_g_copy", "round": "_g_round",
     "enumerate": "_g_enumerate", "str": "_g_to_str", "int": "_g_to_int", "result": "_g_result",
+    "hashed": "_g_hashed",
 }  # fmt: skip
 # Every run of (Unicode) digits: format widths are over-approximated by all of them.
 _DIGITS = re.compile(r"\d+")
@@ -289,6 +290,20 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
             return value
         return (charge(item, budget) for item in value)
 
+    def ticking(values: Iterable[Any], budget: Budget) -> Iterator[Any]:
+        for index, item in enumerate(values):
+            if not index & 63:
+                tick(budget)
+            yield item
+
+    def hashed(value: Any, budget: Budget) -> Any:
+        # set()/frozenset()/dict() and {*x} of a list insert item by item in one C call:
+        # colliding hashes make that quadratic, so feed it through the deadline check
+        steps(value, budget)
+        if type(value) in (list, tuple) and len(value) > 256:
+            return ticking(value, budget)
+        return copy(value, budget)
+
     def safe_round(number: Any, ndigits: Any = None) -> Any:
         # int.__round__(-n) computes 10**n in C: clamp to a bound with the same result
         if type(ndigits) in _INTS and abs(ndigits) > _ROUND_DIGITS:
@@ -380,7 +395,7 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
         value = getattr(obj, name)
         if not callable(value):
             return value
-        return _method(obj, name, value, sized, charge, steps, budget)
+        return _method(obj, name, value, sized, charge, steps, budget, ticking)
 
     return {
         GUARD_NAMES["mul"]: mul, GUARD_NAMES["add"]: add, GUARD_NAMES["or"]: bitor,
@@ -393,7 +408,7 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
         GUARD_NAMES["text"]: text, GUARD_NAMES["copy"]: copy,
         GUARD_NAMES["round"]: safe_round, GUARD_NAMES["enumerate"]: safe_enumerate,
         GUARD_NAMES["str"]: safe_str, GUARD_NAMES["int"]: safe_int,
-        GUARD_NAMES["result"]: result,
+        GUARD_NAMES["result"]: result, GUARD_NAMES["hashed"]: hashed,
     }  # fmt: skip
 
 
@@ -409,7 +424,7 @@ _SIZED_METHODS = frozenset(
 def _method(  # noqa: PLR0917
     obj: Any, name: str, method: Callable[..., Any], sized: Callable[[int, Budget], None],
     charge: Callable[[Any, Budget], Any], steps: Callable[[Any, Budget], Any],
-    budget: Budget,
+    budget: Budget, ticking: Callable[[Iterable[Any], Budget], Iterator[Any]],
 ) -> Callable[..., Any]:  # fmt: skip
     """Wrap a method: its work (linear in the object) is charged as steps; where the result
     can grow beyond the input its size is checked before the call, and every sequence it
@@ -422,6 +437,10 @@ def _method(  # noqa: PLR0917
         for argument in args:
             if type(argument) is range or type(argument) in _CONTAINERS:
                 steps(argument, budget)  # set methods iterate every argument
+        if type(obj) in (set, frozenset):
+            # inserting/looking up colliding hashes is quadratic: keep the deadline checked
+            args = tuple(ticking(argument, budget) if type(argument) in (list, tuple)
+                         else argument for argument in args)  # fmt: skip
         if name == "decode":
             _check_codec(*args, **kwargs)
         if name not in _SIZED_METHODS:

@@ -47,7 +47,8 @@ _GUARDED_CALLS = {"pow": GUARD_NAMES["pow"], "range": GUARD_NAMES["range"],
 #: a key= function, would copy or format data with no guard in between.
 _VALUE_BUILTINS = frozenset({"abs", "bool", "chr", "float", "int", "len", "ord"})
 _TEXT_CALLS = frozenset({"str", "repr", "ascii"})
-_MATERIALISING_CALLS = frozenset({"list", "tuple", "set", "frozenset", "dict", "sorted"})
+_MATERIALISING_CALLS = frozenset({"list", "tuple", "sorted"})
+_HASHING_CALLS = frozenset({"set", "frozenset", "dict"})
 # Called through a guard when given more than one argument (codec lookup, int parsing
 # in a power-of-two base, round's 10**n).
 _GUARDED_IF_ARGS = {"str": GUARD_NAMES["str"], "int": GUARD_NAMES["int"],
@@ -277,6 +278,11 @@ class Rewriter:
 
     def visit_Set(self, node: ast.Set) -> tuple[ast.expr, bool]:  # noqa: N802
         elements, starred = self._elements(node.elts)
+        elements = [
+            ast.Starred(value=self._guarded("hashed", element.value), ctx=ast.Load())
+            if isinstance(element, ast.Starred) else element
+            for element in elements
+        ]  # fmt: skip
         return self._charged_if(starred, ast.Set(elts=elements))
 
     def visit_Dict(self, node: ast.Dict) -> tuple[ast.expr, bool]:  # noqa: N802
@@ -359,6 +365,8 @@ class Rewriter:
                 guard = "text"
             elif name in _MATERIALISING_CALLS:
                 guard = "copy"
+            elif name in _HASHING_CALLS:
+                guard = "hashed"
             if isinstance(first, ast.Starred):
                 args[0] = ast.Starred(value=self._guarded("steps", first.value), ctx=ast.Load())
             else:
