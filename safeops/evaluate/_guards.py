@@ -480,8 +480,9 @@ def _check_codec(encoding: Any = "utf-8", errors: Any = "strict") -> None:
     if (not isinstance(encoding, str) or encoding.lower() not in _CODECS
             or errors not in _ERROR_HANDLERS):  # fmt: skip
         raise UnsafeExpressionError(
-            f"decode() accepts the encodings {sorted(_CODECS)} and the error handlers "
-            f"{sorted(_ERROR_HANDLERS)} only (codec lookup imports modules by name)",
+            f"decode() and str(bytes, ...) accept the encodings {sorted(_CODECS)} and the "
+            f"error handlers {sorted(_ERROR_HANDLERS)} only (codec lookup imports modules "
+            "by name)",
             attribute="decode",
         )
 
