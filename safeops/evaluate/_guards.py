@@ -157,11 +157,14 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
         # later make hash/==/str traverse more than the budget
         if type(value) in _CONTAINERS:
             budget[0] -= deep_size(value, max(budget[0], 0))
+        elif type(value) is int:
+            budget[0] -= value.bit_length() >> 6
         else:
             budget[0] -= _size(value)
         if budget[0] < 0:
             raise _too_big("data produced by this evaluation", "max_length", max_length)
-        tick(budget)
+        if clock() > budget[2]:
+            tick(budget)
         return value
 
     def int_bits(bits: int, budget: Budget) -> None:
@@ -266,11 +269,11 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
         # Each step of a comprehension costs the size of its body, so nesting and big
         # bodies run out of budget together (memory and time both scale with it). The
         # deadline bounds steps whose C-level work is not visible here (hash collisions).
-        for item in iterable:
+        for count, item in enumerate(iterable, 1):
             budget[1] -= cost
             if budget[1] < 0:
                 raise _too_big("comprehension steps", "max_iterations", limits.max_iterations)
-            if clock() > budget[2]:
+            if not count & 7 and clock() > budget[2]:
                 tick(budget)
             yield item
 
