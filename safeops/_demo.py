@@ -298,7 +298,7 @@ for name, action in [
         action()
         print(name, "ALLOWED")
     except PermissionError as error:
-        print(name, "BLOCKED", str(error).splitlines()[0][:160])
+        print(name, "BLOCKED", str(error).splitlines()[0].split(" Detail:")[0][:200])
 """
 
 
