@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from typing import Final
@@ -110,7 +111,21 @@ class Reporter:
             json.dumps({**record, "pid": pid}, sort_keys=True, default=str) + "\n"
             for _, record in pending
         )
-        with open(self.path, "a", encoding="utf-8") as stream:
+        try:
+            # Never through a symlink (a local attacker could point the report at a file
+            # it wants appended to), and readable by the owner only: the report quotes
+            # the refused operations. O_NOFOLLOW guards the last component.
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+            descriptor = os.open(self.path, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except OSError as error:
+            # Writing the report must never break the audited program: say so once on
+            # stderr and stop trying.
+            sys.stderr.write(
+                f"safeops enforce: not writing the report to {self.path!r}: {error}\n"
+            )
+            self.path = None
+            return
+        with os.fdopen(descriptor, "a", encoding="utf-8") as stream:
             try:
                 import fcntl
 
