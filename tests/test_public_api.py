@@ -68,3 +68,62 @@ def test_errors_all_is_sorted_and_importable() -> None:
     assert errors.__all__ == sorted(errors.__all__)
     for name in errors.__all__:
         assert hasattr(errors, name)
+
+
+#: The public names of each sub-package (their order follows ruff's isort-style sort).
+EXPECTED_SUBPACKAGES = {
+    "safeops.command": {"CommandPolicy", "CommandResult", "Program", "arun_cmd", "run_cmd"},
+    "safeops.enforce": {"Policy", "enforce", "load_policy", "permit"},
+    "safeops.evaluate": {
+        "ExecLimits",
+        "Expression",
+        "ExpressionLimits",
+        "compile_expr",
+        "safe_eval",
+        "safe_exec",
+    },
+    "safeops.serialize": {
+        "DEFAULT_LIMITS",
+        "DEFAULT_PURPOSE",
+        "Limits",
+        "MAX_DEPTH_CEILING",
+        "dump",
+        "dumps",
+        "iter_load",
+        "load",
+        "loads",
+        "register",
+        "unregister",
+    },
+    "safeops.serialize.legacy": {
+        "ConvertSummary",
+        "Finding",
+        "InspectReport",
+        "SAFE_GLOBALS",
+        "convert_file",
+        "convert_tree",
+        "inspect",
+        "is_safe_global",
+        "load",
+        "loads",
+        "register_stdlib_types",
+    },
+    "safeops.serialize.shelve": {"DEFAULT_PURPOSE", "Shelf", "migrate", "open"},
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(EXPECTED_SUBPACKAGES))
+def test_subpackage_public_names_are_pinned(module_name: str) -> None:
+    """Each sub-package exports exactly its pinned names, all importable, none private."""
+    module = importlib.import_module(module_name)
+    assert set(module.__all__) == EXPECTED_SUBPACKAGES[module_name]
+    assert len(module.__all__) == len(set(module.__all__))
+    for name in module.__all__:
+        assert not name.startswith("_")
+        assert hasattr(module, name)
+
+
+def test_serialize_reaches_its_submodules_lazily() -> None:
+    """serialize.legacy and serialize.shelve resolve as attributes of serialize."""
+    assert safeops.serialize.legacy.loads is not None
+    assert safeops.serialize.shelve.open is not None
