@@ -82,3 +82,67 @@ def test_canary_detects_an_attack_that_was_not_blocked(tmp_path: Path) -> None:
 def test_every_vector_names_its_source() -> None:
     """Each attack vector records where it comes from."""
     assert all(v["source"].strip() for v in ATTACKS)
+
+
+POOL_SCRIPT = """\
+import concurrent.futures, multiprocessing, pickle, sys
+import safeops
+from safeops.enforce import Policy
+
+BLOB = b"cbuiltins\\neval\\n(V" + sys.argv[3].encode() + b"\\ntR."
+
+if __name__ == "__main__":
+    safeops.enforce("block", policy=Policy(pickle=sys.argv[4]))
+    context = multiprocessing.get_context(sys.argv[1])
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        try:
+            pool.submit(pickle.loads, BLOB).result()
+        except Exception as error:  # the child's BlockedOperation does not cross the pipe
+            print(str(error.__cause__))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+@pytest.mark.parametrize(
+    ("pickle_level", "rule"), [("enforce", "pickle.global"), ("off", "dynamic_code.compile")]
+)
+def test_process_pool_worker_refuses_a_handed_pickle_loads(
+    start_method: str, pickle_level: str, rule: str, tmp_path: Path
+) -> None:
+    """E1: ProcessPoolExecutor.submit(pickle.loads, blob) is refused in the worker (by the
+    pickle rule, and by the dynamic-code rule when the pickle rule is off)."""
+    canary = tmp_path / "canary"
+    script = tmp_path / "pool.py"
+    script.write_text(POOL_SCRIPT, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(script), start_method, str(canary), _payload(canary), pickle_level],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert "safeops.errors.BlockedOperation: safeops blocked" in result.stdout
+    assert f"({rule})" in result.stdout
+    assert not canary.exists()
+
+
+@pytest.mark.parametrize("policy", ["enforce", "off"])
+def test_thread_pool_pickle_loads_eval_is_restricted_without_the_pickle_rule(
+    policy: str, tmp_path: Path
+) -> None:
+    """E1: eval named by pickle data and run through executor.map(pickle.loads) is not
+    credited to the pool's trusted worker frame, even with the pickle rule off."""
+    code = (
+        "import pickle, concurrent.futures\n"
+        "from safeops.enforce import Policy\n"
+        f"safeops.enforce('block', policy=Policy(pickle={policy!r}))\n"
+        "blob = b'cbuiltins\\neval\\n(V' + PAYLOAD.encode() + b'\\ntR.'\n"
+        "with concurrent.futures.ThreadPoolExecutor() as ex:\n"
+        "    list(ex.map(pickle.loads, [blob]))\n"
+    )
+    outcome, canary = run_attack(code, "none", tmp_path)
+    expected = "pickle.global" if policy == "enforce" else "dynamic_code.compile"
+    assert outcome == {"blocked": True, "rule": expected}
+    assert not canary.exists()

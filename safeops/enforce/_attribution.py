@@ -30,11 +30,13 @@ Two refinements keep legitimate code working and keep callbacks from hiding a ca
 
 from __future__ import annotations
 
+import _pickle
 import builtins
 import contextlib
 import functools
 import marshal
 import os
+import pickle
 import sys
 from dataclasses import dataclass
 from types import FrameType, FunctionType
@@ -76,6 +78,13 @@ KIND_NAMES: Final = {
 _CODE_RUNNERS: Final = frozenset(
     id(f) for f in (builtins.eval, builtins.exec, builtins.compile, marshal.loads, marshal.load)
 )
+#: The unpicklers: a frame that calls one of these (by name, or as a stored or handed
+#: callback) while a dynamic-code event fires is running an unpickling whose data named
+#: eval/exec/compile (REDUCE calls them from C, no Python frame names them).
+_UNPICKLERS: Final = frozenset(
+    id(f) for f in (pickle.loads, pickle.load, pickle.Unpickler, _pickle.loads, _pickle.load)
+)
+_UNPICKLER_NAMES: Final = frozenset({"loads", "load", "_loads", "_load", "Unpickler"})
 _CO_VARARGS: Final = 0x04
 _CO_VARKEYWORDS: Final = 0x08
 _MISSING: Final = object()
@@ -291,6 +300,32 @@ def _is_own_default(frame: FrameType, value: object) -> bool:
     return False
 
 
+def _holds_unpickler(frame: FrameType) -> bool:
+    """True if a local of *frame* (arguments included), an item of a tuple local, or an
+    attribute of a local holds an unpickler (directly or as a ``functools.partial``):
+    pools keep the callable they run in ``self`` (``_WorkItem.run``), a task tuple
+    (``multiprocessing.pool.mapstar``) or a local work item
+    (``concurrent.futures.process._process_worker``'s ``call_item``)."""
+    candidates: list[object] = []
+    for value in list(frame.f_locals.values()):
+        candidates.append(value)
+        if type(value) is tuple:
+            candidates.extend(value)
+            continue
+        try:  # object.__getattribute__: a class's own __getattr__ must not run here
+            state = object.__getattribute__(value, "__dict__")
+        except (AttributeError, TypeError):
+            continue
+        if type(state) is dict:
+            candidates.extend(state.values())
+    for item in candidates:
+        if id(item) in _UNPICKLERS:
+            return True
+        if isinstance(item, functools.partial) and id(item.func) in _UNPICKLERS:
+            return True
+    return False
+
+
 def _holds_code_runner(frame: FrameType, values: list[object]) -> bool:
     """True if the frame's arguments or its ``self``'s attributes hold eval/exec/compile
     (directly or as a ``functools.partial``): a callback runner."""
@@ -345,6 +380,17 @@ def attribute(
         values = _arguments(frame)
         got = _received(frame, values, source, text)
         if got is _MISSING and innermost and not names.intersection(code.co_names):
+            if kind != "import" and (
+                _UNPICKLER_NAMES.intersection(code.co_names) or _holds_unpickler(frame)
+            ):
+                # Data being unpickled named eval/exec (REDUCE): whoever runs the
+                # unpickling, the source came from the pickle, never from this frame.
+                return Attribution(
+                    site_of(frame, kind),
+                    False,
+                    "dynamic code reached from an unpickling: the pickle data named the "
+                    "code runner and supplied its source",
+                )
             if any(id(value) in _CODE_RUNNERS for value in values):
                 got = _HANDED_CALLABLE  # handed the builtin itself: its caller chose both
             elif kind != "import" and _holds_code_runner(frame, values):

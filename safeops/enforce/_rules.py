@@ -6,7 +6,8 @@ or an event allowed by an *application* permit (recorded so scoped exceptions sh
 the report). The rules by category, with their defaults (see docs/enforce.md):
 
 - ``pickle.global``: ``pickle.find_class`` of a global outside the shared allow-list,
-  whoever unpickles; multiprocessing's and concurrent.futures' own IPC is exempt.
+  whoever unpickles; only the stdlib frames that read multiprocessing's and
+  concurrent.futures' own IPC messages are exempt (not their workers' callbacks).
 - ``marshal.loads``, ``dynamic_code.compile``, ``dynamic_code.exec``: judged by who
   supplied the bytes, source or code object (:mod:`._attribution`).
 - ``process.shell``: ``os.system``, or any process whose program is a shell given a
@@ -40,7 +41,6 @@ from safeops.enforce._attribution import (
 from safeops.enforce._policy import Level, Policy
 from safeops.enforce._subjects import (
     FORK_EXEC_EVENT,
-    IPC_PACKAGES,
     code_permit_covers,
     is_interpreter_machinery,
     pickle_permit_covers,
@@ -57,6 +57,19 @@ PROBE_EVENT: Final = "safeops.enforce.probe"
 SUBINTERPRETER_EVENT: Final = "safeops.subinterpreter"
 
 _PICKLE_PLUMBING: Final = frozenset({"pickle", "copyreg", "_compat_pickle", "shelve"})
+#: The interpreter's own IPC reads: (module, function) of the stdlib frames that call
+#: ``loads``/``load`` on their own messages (CPython 3.10-3.13): ``Connection.recv``
+#: (also behind concurrent.futures' result reads, managers and pools), ``Queue.get`` /
+#: ``SimpleQueue.get`` (concurrent.futures' call items), and a spawned child reading its
+#: preparation data and process object. Only these frames are exempt: a worker that runs
+#: a callable it was handed (``executor.map(pickle.loads, blobs)``) is not an IPC read.
+_IPC_READS: Final = frozenset(
+    {
+        ("multiprocessing.connection", "recv"),
+        ("multiprocessing.queues", "get"),
+        ("multiprocessing.spawn", "_main"),
+    }
+)
 _PROCESS_PLUMBING: Final = frozenset(
     {"os", "subprocess", "pty", "posixpath", "asyncio.*", "multiprocessing.util"}
 )
@@ -197,7 +210,11 @@ class Rules:
             return None
         caller = first_frame(frame, _PICKLE_PLUMBING)
         site = site_of(caller) if caller is not None else None
-        if site is not None and site.kind == "stdlib" and site.module.startswith(IPC_PACKAGES):
+        if (
+            site is not None
+            and site.kind == "stdlib"
+            and (site.module, site.function) in _IPC_READS
+        ):
             return None  # the interpreter's own IPC between its worker processes
         finding = self._finding(
             rule="pickle.global",
