@@ -147,6 +147,25 @@ class SafeOpsError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # multiprocessing and concurrent.futures pickle a worker's exception to send it
+        # back: the read-only context view cannot be pickled and several leaves take
+        # keyword-only arguments, so rebuild from the message, context and attributes.
+        state = {key: value for key, value in self.__dict__.items() if key != "context"}
+        return (_restore_error, (type(self), self.message, dict(self.context), state))
+
+
+def _restore_error(
+    cls: type[SafeOpsError], message: str, context: dict[str, object], state: dict[str, Any]
+) -> SafeOpsError:
+    """Rebuild an error pickled by :meth:`SafeOpsError.__reduce__` without calling its
+    ``__init__`` (whose signature differs between leaves)."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    error.context = MappingProxyType(context)
+    return error
+
 
 class SafeOpsWarning(UserWarning):
     """Issued by ``enforce(mode="warn")`` and for other advisories."""

@@ -97,7 +97,7 @@ if __name__ == "__main__":
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
         try:
             pool.submit(pickle.loads, BLOB).result()
-        except Exception as error:  # the child's BlockedOperation does not cross the pipe
+        except Exception as error:  # the child's traceback travels as __cause__
             print(str(error.__cause__))
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 
 import pytest
@@ -172,3 +173,26 @@ def test_repr_shows_class_and_message() -> None:
     """repr names the class and the message, for logs."""
     err = e.BlockedOperation("os.system blocked", event="os.system")
     assert repr(err) == "BlockedOperation('os.system blocked')"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        e.BlockedOperation("os.system blocked", event="os.system", rule="process.shell"),
+        e.DecodeValidationError("1 field is invalid", errors=[(("a", 0), "not an int")]),
+        e.CommandFailedError("failed", returncode=2, cmd=["tar"], output="o", stderr="e"),
+        e.CommandTimeoutError("timed out", cmd=["sleep"], timeout=1.0, output=b"x"),
+        e.OutputLimitError("too much", cmd=["yes"], max_output=10, output=b"y"),
+        e.EvaluatedCodeError("raised", error_type="ZeroDivisionError", error_message="x"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_errors_survive_a_process_boundary(error: e.SafeOpsError) -> None:
+    """A worker's SafeOpsError pickles back to its pool with message, context and fields."""
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert copy.context == error.context
+    assert {k: v for k, v in vars(copy).items() if k != "context"} == {
+        k: v for k, v in vars(error).items() if k != "context"
+    }
