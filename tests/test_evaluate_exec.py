@@ -305,3 +305,21 @@ def test_oversized_names_are_refused_before_sending() -> None:
     limits = dataclasses.replace(FAST, max_size=MAX_REQUEST_BYTES * 2)
     with pytest.raises(UnsafeExpressionError, match="more than the worker accepts"):
         safe_exec("y = 1", {"blob": b"x" * (MAX_REQUEST_BYTES + 1)}, limits=limits)
+
+
+LEGITIMATE_FORMATTING = [
+    ("x = '%5.2f' % 3.14159", " 3.14"),
+    ("x = '%(name)s' % {'name': 'x'}", "x"),
+    ("v = 'ab'\nx = f'{v:>10}'", "        ab"),
+    ("x = f'{3.14159:.3f}'", "3.142"),
+    ("x = b'%s' % b'x'", b"x"),
+    ("x = bytearray(b'%d-%s') % (7, b'y')", bytearray(b"7-y")),
+    ("x = '%*d' % (4, 1)", "   1"),
+]
+
+
+@pytest.mark.parametrize("isolated", MODES)
+@pytest.mark.parametrize(("source", "expected"), LEGITIMATE_FORMATTING)
+def test_legitimate_formatting_still_works(source: str, expected: object, isolated: bool) -> None:
+    """Everyday %-formatting and format specs pass the width/precision guards."""
+    assert safe_exec(source, isolated=isolated)["x"] == expected

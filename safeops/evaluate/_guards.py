@@ -21,7 +21,8 @@ from safeops.errors import EvaluationLimitError, EvaluationTimeoutError, UnsafeE
 from safeops.evaluate._limits import ExpressionLimits
 from safeops.evaluate._policy import ALLOWED_ATTRIBUTES
 
-__all__ = ["GUARD_NAMES", "OTHER_OPERATORS", "Budget", "check_format_spec", "make_guards"]
+__all__ = ["GUARD_NAMES", "OTHER_OPERATORS", "Budget", "check_format_spec", "make_guards",
+           "printf_size"]
 
 Budget = list[Any]  # [remaining length units, remaining steps, monotonic deadline]
 
@@ -250,7 +251,7 @@ def make_guards(limits: ExpressionLimits) -> dict[str, Callable[..., Any]]:
     def mod(left: Any, right: Any, budget: Budget) -> Any:
         tick(budget)
         if type(left) in (str, bytes):
-            sized(_printf_size(left, right, max_length), budget)
+            sized(printf_size(left, right, max_length), budget)
         else:
             work(_int_work(left, right), budget)
         return left % right
@@ -490,14 +491,22 @@ def _check_codec(encoding: Any = "utf-8", errors: Any = "strict") -> None:
         )
 
 
-def _printf_size(template: str | bytes, values: Any, max_length: int) -> int:
+def printf_size(template: str | bytes | bytearray, values: Any, max_length: int, *,
+                bound_stars: bool = False) -> int:
     """Upper bound of ``template % values``. Not a re-parse of printf syntax (which can be
     desynchronised): every digit run counts as a width, every ``%`` as a field, each
-    field as large as the largest argument's text (containers measured deeply)."""
+    field as large as the largest argument's text (containers measured deeply).
+    Refuses (UnsafeExpressionError) mapping keys containing '(' and, unless
+    *bound_stars*, '*' widths; with *bound_stars* each '*' counts as the largest int
+    argument. Raises EvaluationLimitError for a width or precision over *max_length*."""
     text = template if isinstance(template, str) else template.decode("latin-1")
+    items = values.values() if isinstance(values, dict) else (
+        values if isinstance(values, tuple) else (values,)
+    )  # fmt: skip
     widths = 0
     for run in _DIGITS.findall(text):
         widths += check_format_spec(run, max_length)
+    star = -1
     index = text.find("%")
     while index >= 0:
         index += 1
@@ -510,12 +519,18 @@ def _printf_size(template: str | bytes, values: Any, max_length: int) -> int:
             index = end + 1
         while index < len(text) and text[index] in _PRINTF_FLAGS:
             if text[index] == "*":
-                raise UnsafeExpressionError("'*' widths in %-formatting are refused", operator="%")
+                if not bound_stars:
+                    raise UnsafeExpressionError(
+                        "'*' widths in %-formatting are refused", operator="%"
+                    )
+                if star < 0:
+                    star = max((abs(item) for item in items if type(item) in _INTS),
+                               default=0)  # fmt: skip
+                    if star > max_length:
+                        raise _too_big("'*' width or precision", "max_length", max_length)
+                widths += star
             index += 1
         index = text.find("%", index + 1)
-    items = values.values() if isinstance(values, dict) else (
-        values if isinstance(values, tuple) else (values,)
-    )  # fmt: skip
     largest = max((deep_size(item, max_length + 1) * (64 if isinstance(item, int) else 1) + 32
                    for item in items), default=0)  # fmt: skip
     return len(template) + widths + text.count("%") * largest

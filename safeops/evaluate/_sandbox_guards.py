@@ -18,7 +18,6 @@ again at every line the program still runs, so ``except Exception`` cannot swall
 from __future__ import annotations
 
 import operator
-import re
 import string
 import sys
 import time
@@ -286,9 +285,6 @@ SIZED_OWNERS = (str, bytes, bytearray, list, int)
 # --- operators ----------------------------------------------------------------------
 
 _SEQUENCES = (str, bytes, bytearray, list, tuple)
-#: '%' directives: flags, then a width and a precision that may be '*'.
-_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d+|\*)?(?:\.(\d+|\*))?")
-_DIGITS = re.compile(r"\d+")
 
 
 def _length(value: object) -> int:
@@ -319,7 +315,7 @@ def _check_operation(budget: Budget, op: str, left: Any, right: Any) -> None:
     elif op == "<<":
         if isinstance(left, int) and isinstance(right, int) and left and right > 0:
             budget.check_bits("<<", left.bit_length() + right)
-    elif op == "%" and isinstance(left, (str, bytes)):
+    elif op == "%" and isinstance(left, (str, bytes, bytearray)):
         _check_percent(budget, left, right)
 
 
@@ -379,32 +375,41 @@ def check_pow(budget: Budget, base: Any, exponent: Any, modulus: Any = None) -> 
 _MAX_MODPOW_WORK = 2**36
 
 
-def _check_percent(budget: Budget, template: str | bytes, args: Any) -> None:
+def _bounded(budget: Budget, what: str, measure: Callable[[], int]) -> None:
+    """Run the expression evaluator's shared size bound; a limit it trips is sticky."""
+    try:
+        size = measure()
+    except EvaluationLimitError:
+        budget.trip(EvaluationLimitError(
+            f"{what}: a width or precision exceeds max_size={budget.limits.max_size}; "
+            "raise ExecLimits.max_size deliberately", limit="max_size",
+        ))
+    budget.check_size(what, size)
+
+
+def _check_percent(budget: Budget, template: str | bytes | bytearray, args: Any) -> None:
+    from safeops.evaluate._guards import printf_size
     from safeops.evaluate._sandbox_iter import check_render
 
     for value in args if isinstance(args, tuple) else (args,):
         check_render(budget, value, "%-format argument")
-    text = template if isinstance(template, str) else template.decode("latin-1")
-    for width, precision in _PERCENT_FIELD.findall(text):
-        for field in (width, precision):
-            if field == "*":
-                values = args if isinstance(args, tuple) else (args,)
-                for value in values:
-                    if isinstance(value, int):
-                        budget.check_size("%-format width", abs(value))
-            elif field:
-                budget.check_size("%-format width", int(field[:12]))
+    # Over-approximated, not re-parsed (attack review 2026-11-28, E3): every digit run
+    # is a width, every '%' a field as large as the largest argument.
+    _bounded(budget, "%-formatting", lambda: printf_size(
+        template, args, budget.limits.max_size, bound_stars=True))
 
 
 def make_format(budget: Budget) -> Callable[[Any, int, str], str]:
     """f-string fields with a format spec: the width/precision are checked first."""
 
     def formatted(value: Any, conversion: int, spec: str) -> str:
+        from safeops.evaluate._guards import check_format_spec
         from safeops.evaluate._sandbox_iter import check_render
 
         check_render(budget, value, "f-string field")
-        for digits in _DIGITS.findall(spec):
-            budget.check_size("format spec width", int(digits[:12]))
+        # Every digit run counts whole (leading zeros included: '{1:0001000000000}').
+        _bounded(budget, "format spec width",
+                 lambda: check_format_spec(spec, budget.limits.max_size))
         if conversion == ord("r"):
             value = repr(value)
         elif conversion == ord("s"):
