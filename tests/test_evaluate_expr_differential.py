@@ -19,7 +19,23 @@ from safeops.errors import SafeOpsError
 from safeops.evaluate import compile_expr
 from safeops.evaluate._rewrite import SAFE_BUILTINS
 
+
+def _bounded_round(number: Any, ndigits: Any = None) -> Any:
+    """builtins.round, without its one unbounded case.
+
+    ``round(int, -n)`` computes ``10**n`` in a single uninterruptible C call, so the oracle
+    would hang on ``round(5, -(2**80))`` where safeops answers at once. Past the operand's
+    decimal length the result is 0 by arithmetic (|x| < 10**n / 2), so this returns it
+    directly; every other call is the real round().
+    """
+    far = isinstance(number, int) and type(ndigits) is int
+    if far and ndigits < -(abs(number).bit_length() // 3 + 2):
+        return 0
+    return round(number, ndigits)
+
+
 NATIVE_BUILTINS = {name: getattr(builtins, name) for name in SAFE_BUILTINS}
+NATIVE_BUILTINS["round"] = _bounded_round
 
 _BINARY = ["+", "-", "*", "/", "//", "%", "**", "<<", ">>", "&", "|", "^"]
 _COMPARE = ["<", "<=", "==", "!=", ">", ">=", "in", "not in"]
