@@ -20,10 +20,10 @@ import pickle
 import platform
 import sys
 import time
-import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from _payload import api_records
 
 from safeops.serialize import DEFAULT_LIMITS, legacy
 from safeops.serialize.legacy import SAFE_GLOBALS
@@ -47,25 +47,6 @@ def best(call: Callable[[], object], repeats: int = REPEATS) -> tuple[float, flo
         cpu = min(cpu, time.thread_time() - start_cpu)
         wall = min(wall, time.perf_counter() - start)
     return wall * 1e3, cpu * 1e3
-
-
-def api_records(count: int = 1000) -> list[dict[str, Any]]:
-    """The serialize benchmark payload (same as benchmarks/bench_serialize.py)."""
-    base = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    return [
-        {
-            "id": i,
-            "score": i * 1.25,
-            "name": f"user-{i}",
-            "ratings": [i % 5, 1, 2, 3, 4],
-            "items": [{"sku": f"s{i}-{j}", "qty": j, "price": 9.5 + j} for j in range(3)],
-            "created": base + timedelta(seconds=i),
-            "uid": uuid.UUID(int=i),
-            "active": i % 2 == 0,
-            "deleted_at": None,
-        }
-        for i in range(count)
-    ]
 
 
 class RecipeUnpickler(pickle.Unpickler):

@@ -22,13 +22,14 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import msgpack
 import orjson
 import pydantic
+from _payload import api_records
 
 from safeops import serialize
 
@@ -67,26 +68,6 @@ def best_pair(
             finally:
                 gc.enable()
     return fastest[0] * 1e3, fastest[1] * 1e3
-
-
-def api_records(count: int = 1000) -> list[dict[str, Any]]:
-    """The issue's payload: int, float, str, list of 5 ints, 3 small dicts, aware datetime,
-    UUID, bool and None per record."""
-    base = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    return [
-        {
-            "id": i,
-            "score": i * 1.25,
-            "name": f"user-{i}",
-            "ratings": [i % 5, 1, 2, 3, 4],
-            "items": [{"sku": f"s{i}-{j}", "qty": j, "price": 9.5 + j} for j in range(3)],
-            "created": base + timedelta(seconds=i),
-            "uid": uuid.UUID(int=i),
-            "active": i % 2 == 0,
-            "deleted_at": None,
-        }
-        for i in range(count)
-    ]
 
 
 class Item(pydantic.BaseModel):
