@@ -18,8 +18,13 @@ from typing import Any
 
 import pytest
 
-VECTORS = Path(__file__).parent / "vectors" / "enforce" / "attacks.json"
-ATTACKS: list[dict[str, Any]] = json.loads(VECTORS.read_text(encoding="utf-8"))["vectors"]
+VECTOR_DIR = Path(__file__).parent / "vectors" / "enforce"
+# attacks.json plus one file per later attack review (attacks-<area>.json).
+ATTACKS: list[dict[str, Any]] = [
+    vector
+    for path in sorted(VECTOR_DIR.glob("attacks*.json"))
+    for vector in json.loads(path.read_text(encoding="utf-8"))["vectors"]
+]
 
 HARNESS = """\
 import json, sys
@@ -80,8 +85,10 @@ def test_canary_detects_an_attack_that_was_not_blocked(tmp_path: Path) -> None:
 
 
 def test_every_vector_names_its_source() -> None:
-    """Each attack vector records where it comes from."""
+    """Each attack vector records where it comes from, under an id no other vector uses."""
     assert all(v["source"].strip() for v in ATTACKS)
+    ids = [v["id"] for v in ATTACKS]
+    assert len(ids) == len(set(ids))
 
 
 POOL_SCRIPT = """\
