@@ -19,7 +19,7 @@ from safeops.enforce._policy import Policy
 
 __all__ = [
     "FORK_EXEC_EVENT",
-    "IPC_PACKAGES",
+    "WORKER_STARTS",
     "code_permit_covers",
     "is_interpreter_machinery",
     "pickle_permit_covers",
@@ -29,8 +29,24 @@ __all__ = [
 
 #: Raised by safeops' wrapper around ``_posixsubprocess.fork_exec``.
 FORK_EXEC_EVENT: Final = "safeops.fork_exec"
-#: The interpreter's own IPC and worker management.
-IPC_PACKAGES: Final = ("multiprocessing.", "concurrent.futures.")
+#: Where multiprocessing starts its own processes: (module, function) of the first frame
+#: outside the process plumbing (``os``, ``multiprocessing.util``) when a ``Pool``, a
+#: ``ProcessPoolExecutor``, a manager or a ``Process`` starts with fork, spawn or
+#: forkserver, verified on CPython 3.10-3.13: ``Popen._launch`` of the fork and spawn
+#: start methods, the forkserver's start (``ensure_running``) and its fork loop (``main``,
+#: in the forkserver process), and the resource tracker's start. Only these frames are
+#: exempt: a pool worker calling a spawn function it was handed
+#: (``executor.submit(subprocess.run, argv)``) is not multiprocessing starting a worker
+#: (attack review 2026-11-28, E13).
+WORKER_STARTS: Final = frozenset(
+    {
+        ("multiprocessing.popen_fork", "_launch"),
+        ("multiprocessing.popen_spawn_posix", "_launch"),
+        ("multiprocessing.forkserver", "ensure_running"),
+        ("multiprocessing.forkserver", "main"),
+        ("multiprocessing.resource_tracker", "ensure_running"),
+    }
+)
 
 
 def _text(value: object) -> str | None:
@@ -82,10 +98,11 @@ def process_subject(event: str, args: tuple[object, ...]) -> tuple[str | None, l
 
 
 def is_interpreter_machinery(frame: FrameType, policy: Policy) -> bool:
-    """multiprocessing / concurrent.futures starting their own workers, or a module the
-    policy trusts."""
+    """multiprocessing starting its own worker processes (:data:`WORKER_STARTS`; this
+    covers concurrent.futures' process pools, which start theirs through it), or a
+    module the policy trusts."""
     site = site_of(frame)
-    if site.kind == "stdlib" and site.module.startswith(IPC_PACKAGES):
+    if site.kind == "stdlib" and (site.module, site.function) in WORKER_STARTS:
         return True
     return policy.trust_override(site.module) is True
 
