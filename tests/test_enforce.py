@@ -268,10 +268,25 @@ def test_attribution_of_a_direct_compile_is_the_compiling_frame() -> None:
     assert verdict.site.kind == "app"
 
 
+def _compiles_by_name(policy: Policy) -> Any:
+    """A frame that names compile() (as code that really compiles does)."""
+    if policy is None:  # never true: only puts `compile` in this code's names
+        compile("", "", "exec")
+    return attribute(sys._getframe(), b"x = 1", policy, names=COMPILE_NAMES)
+
+
 def test_trusted_pattern_trusts_application_code() -> None:
     """A policy pattern can trust an application module."""
-    verdict = attribute(sys._getframe(), b"x = 1", Policy(trusted=(__name__,)), names=COMPILE_NAMES)
+    verdict = _compiles_by_name(Policy(trusted=(__name__,)))
     assert verdict.trusted is True
+
+
+def test_a_trusted_frame_calling_the_builtin_by_value_is_restricted() -> None:
+    """Trusted code that never names compile/exec/eval reached it through a callback or a
+    callable chosen by data: nobody trusted chose the source."""
+    verdict = attribute(sys._getframe(), b"x = 1", Policy(trusted=(__name__,)), names=COMPILE_NAMES)
+    assert verdict.trusted is False
+    assert "not by name" in verdict.why
 
 
 def _hands_on(argument: str, source: str) -> bool:

@@ -39,7 +39,7 @@ import os
 import pickle
 import sys
 from dataclasses import dataclass
-from types import FrameType, FunctionType
+from types import CodeType, FrameType, FunctionType, MemberDescriptorType, MethodType
 from typing import Final
 
 from safeops.enforce._policy import Policy
@@ -89,6 +89,12 @@ _CO_VARARGS: Final = 0x04
 _CO_VARKEYWORDS: Final = 0x08
 _MISSING: Final = object()
 _HANDED_CALLABLE: Final = object()
+#: Aliases under which trusted code calls the code-running builtins by name (six's
+#: ``exec_``), besides the builtins' own names.
+_ALIASES: Final = frozenset({"exec_", "_exec"})
+#: Read through the metatype's own slots: a metaclass cannot run code inside the hook.
+_MRO_OF: Final = type.__dict__["__mro__"].__get__
+_NAME_OF: Final = type.__dict__["__name__"].__get__
 
 _kind_cache: dict[str, str] = {}
 
@@ -280,6 +286,43 @@ def _received(frame: FrameType, values: list[object], source: object, text: str 
     return _MISSING
 
 
+def _received_all(
+    frame: FrameType, values: list[object], source: object, text: str | None, first: object
+) -> list[object]:
+    """Every argument of a text runner that carries a piece of *source* (``[]`` when the
+    runner was handed the builtin or the source object itself). A runner can splice
+    several arguments into one text (``timeit``'s ``stmt`` and ``setup``): the text is
+    program-written only if each piece is."""
+    if type(first) is not str and type(first) is not bytes:
+        return []
+    pieces: list[object] = [first]
+    rest = [value for value in values if value is not first]
+    while True:
+        more = _received(frame, rest, source, text)
+        if more is _MISSING:
+            return pieces
+        pieces.append(more)
+        rest = [value for value in rest if value is not more]
+
+
+def _calls_by_name(caller: CodeType, callee: CodeType | None, values: list[object]) -> bool:
+    """Whether code *caller* names the function *callee* it called (``timeit(...)``,
+    ``ForwardRef(...)`` for an ``__init__``), rather than calling a value it was given
+    or looked up by a data-chosen name. *values* are the callee's arguments (its
+    ``self``/``cls`` first)."""
+    if callee is None:
+        return True
+    names = (*caller.co_names, *caller.co_freevars)  # globals/attributes, closure cells
+    if callee.co_name in names:
+        return True
+    if callee.co_name in ("__init__", "__new__", "__call__") and values:
+        owner = values[0]
+        cls = owner if isinstance(owner, type) else type(owner)
+        # Any class in the MRO: a subclass instance built through its base's name.
+        return any(_NAME_OF(klass) in names for klass in _MRO_OF(cls))
+    return False
+
+
 def _is_own_default(frame: FrameType, value: object) -> bool:
     """True if *value* is a default of the function running in *frame* (found among the
     plain functions and class methods of its module). Only ``FunctionType`` objects are
@@ -300,52 +343,76 @@ def _is_own_default(frame: FrameType, value: object) -> bool:
     return False
 
 
-def _holds_unpickler(frame: FrameType) -> bool:
-    """True if a local of *frame* (arguments included), an item of a tuple local, or an
-    attribute of a local holds an unpickler (directly or as a ``functools.partial``):
-    pools keep the callable they run in ``self`` (``_WorkItem.run``), a task tuple
-    (``multiprocessing.pool.mapstar``) or a local work item
-    (``concurrent.futures.process._process_worker``'s ``call_item``)."""
-    candidates: list[object] = []
+def _held(frame: FrameType) -> list[object]:
+    """What *frame* holds that it may call: its locals (arguments and closure cells
+    included), the items of tuple locals, and the attributes (``__dict__`` and
+    ``__slots__``) of its locals, each also unwrapped from ``functools.partial`` and
+    bound methods. Callback runners keep the callable they run in exactly these
+    places: ``self`` (``_WorkItem.run``, ``Thread.run``), a task tuple
+    (``multiprocessing.pool``), a popped entry (``sched``, ``weakref.finalize``'s
+    slotted ``_Info``), a closure (``ExitStack.callback``) or a local looked up by a
+    data-chosen name (dictConfig's ``"()"`` factory). Only C-level reads: no user
+    ``__getattr__``, property or ``__eq__`` runs inside the hook."""
+    held: list[object] = []
     for value in list(frame.f_locals.values()):
-        candidates.append(value)
+        held.append(value)
         if type(value) is tuple:
-            candidates.extend(value)
+            held.extend(value)
             continue
-        try:  # object.__getattribute__: a class's own __getattr__ must not run here
-            state = object.__getattribute__(value, "__dict__")
-        except (AttributeError, TypeError):
-            continue
-        if type(state) is dict:
-            candidates.extend(state.values())
-    for item in candidates:
-        if id(item) in _UNPICKLERS:
-            return True
-        if isinstance(item, functools.partial) and id(item.func) in _UNPICKLERS:
-            return True
-    return False
+        held.extend(_attributes(value))
+    unwrapped: list[object] = []
+    for item in held:
+        if isinstance(item, functools.partial):
+            unwrapped.append(item.func)
+            unwrapped.extend(item.args)
+        elif type(item) is MethodType:
+            unwrapped.append(item.__func__)
+    held.extend(unwrapped)
+    return held
 
 
-def _holds_code_runner(frame: FrameType, values: list[object]) -> bool:
-    """True if the frame's arguments or its ``self``'s attributes hold eval/exec/compile
-    (directly or as a ``functools.partial``): a callback runner."""
-    candidates = list(values)
-    if values:
-        try:  # object.__getattribute__: a class's own __getattr__ must not run here
-            state = object.__getattribute__(values[0], "__dict__")
-        except (AttributeError, TypeError):
-            state = None
-        if type(state) is dict:
-            for item in state.values():
-                candidates.append(item)
-                if type(item) is tuple:
-                    candidates.extend(item)
-    for item in candidates:
-        if id(item) in _CODE_RUNNERS:
-            return True
-        if isinstance(item, functools.partial) and id(item.func) in _CODE_RUNNERS:
-            return True
-    return False
+def _attributes(value: object) -> list[object]:
+    try:  # object.__getattribute__: a class's own __getattr__ must not run here
+        state = object.__getattribute__(value, "__dict__")
+    except (AttributeError, TypeError):
+        state = None
+    found: list[object] = []
+    if type(state) is dict:
+        for item in state.values():
+            found.append(item)
+            if type(item) is tuple:
+                found.extend(item)
+    for klass in _MRO_OF(type(value)):
+        for name in _slot_names(klass):
+            descriptor = type.__dict__["__dict__"].__get__(klass).get(name)
+            if type(descriptor) is MemberDescriptorType:
+                try:
+                    found.append(descriptor.__get__(value))
+                except AttributeError:  # an empty slot
+                    continue
+    return found
+
+
+def _slot_names(klass: type) -> tuple[str, ...]:
+    slots = type.__dict__["__dict__"].__get__(klass).get("__slots__", ())
+    if type(slots) is str:
+        return (slots,)
+    if type(slots) in (tuple, list):
+        return tuple(name for name in slots if type(name) is str)
+    return ()
+
+
+def _holds_unpickler(frame: FrameType) -> bool:
+    """True if *frame* holds an unpickler (see :func:`_held`): a pool running
+    ``pickle.loads`` as the callable it was handed."""
+    return any(id(item) in _UNPICKLERS for item in _held(frame))
+
+
+def _holds_function(frame: FrameType, code: CodeType) -> bool:
+    """True if *frame* holds the function whose code is *code* (see :func:`_held`)."""
+    return any(
+        type(item) is FunctionType and item.__code__ is code for item in _held(frame)
+    )
 
 
 def attribute(
@@ -370,6 +437,9 @@ def attribute(
     frame = start
     innermost = True
     handed: object = _MISSING
+    handed_all: list[object] = []
+    inner: CodeType | None = None
+    inner_values: list[object] = []
     while frame is not None:
         code = frame.f_code
         module = _module_of(frame)
@@ -393,12 +463,17 @@ def attribute(
                 )
             if any(id(value) in _CODE_RUNNERS for value in values):
                 got = _HANDED_CALLABLE  # handed the builtin itself: its caller chose both
-            elif kind != "import" and _holds_code_runner(frame, values):
+            elif kind != "import" and not _ALIASES.intersection(code.co_names):
+                # The builtin was called *by value*: a callback, a factory or a gadget
+                # chosen by other code or by data (sched, weakref.finalize, ExitStack,
+                # loop.call_soon, pools, yaml's object/apply tags). Whoever chose it and
+                # its source is no longer on the stack, so nobody trusted asked for it.
                 return Attribution(
                     site_of(frame, kind),
                     False,
-                    "called a stored eval/exec/compile callback: the code that supplied "
-                    "the source is no longer on the stack",
+                    "called eval/exec/compile as a stored callback or a callable chosen "
+                    "by data, not by name: the code that supplied the source is no "
+                    "longer on the stack",
                 )
         innermost = False
         trusted, why = trust_of(kind, module, policy)
@@ -409,7 +484,11 @@ def attribute(
             site = site_of(frame, kind)
             if got is not _MISSING:
                 return Attribution(site, False, f"{why}; it runs source it was handed")
-            if type(handed) is str and handed in code.co_consts:
+            if (
+                type(handed) is str
+                and handed_all
+                and all(type(piece) is str and piece in code.co_consts for piece in handed_all)
+            ):
                 return Attribution(
                     site,
                     True,
@@ -418,8 +497,29 @@ def attribute(
                 )
             return Attribution(site, False, why)
         if got is _MISSING:
+            if (
+                handed is not _MISSING
+                and kind != "import"
+                and inner is not None
+                and _holds_function(frame, inner)
+                and not _calls_by_name(code, inner, inner_values)
+            ):
+                # The text runner inside was called as a value (a callback, or a factory
+                # named by configuration such as dictConfig's "()"): its text came with
+                # that choice, from code or data no longer on the stack.
+                return Attribution(
+                    site_of(frame, kind),
+                    False,
+                    "a code runner was called as a stored callback or a callable named "
+                    "by data, not by name: the code that supplied its text is no longer "
+                    "on the stack",
+                )
             return Attribution(None, True, why)  # no call site needed: nothing is recorded
         handed = got  # a trusted text runner: its caller chose the source
+        also = _received_all(frame, values, source, text, got)
+        if also:
+            handed_all = also  # every argument that carries a piece of the source
+        inner, inner_values = code, values
         frame = frame.f_back
     return Attribution(None, False, "no caller outside safeops and text runners")
 

@@ -127,8 +127,15 @@ def _dispatch(event: str, args: tuple[Any, ...]) -> None:
         return  # an event raised by our own rule code (imports, frame access)
     _busy.active = True
     try:
-        # Frames: 0 this function, 1 the hook, 2 the code that raised the event.
-        frame: FrameType | None = sys._getframe(2)
+        # Frames: 0 this function, 1 the hook, 2 the code that raised the event. An
+        # event raised from C with no Python caller (an atexit callback at shutdown)
+        # has none: CPython then raises ValueError or SystemError; the rules judge a
+        # missing caller (restricted: nobody trusted asked for it).
+        frame: FrameType | None
+        try:
+            frame = sys._getframe(2)
+        except (ValueError, SystemError):
+            frame = None
         finding = config.rules.handlers[event](event, args, frame)
         del frame
         if finding is None:

@@ -1,0 +1,229 @@
+"""Callbacks and data-chosen callables under enforce (attack review 2026-11-28, E6-E10).
+
+A trusted frame that calls ``eval``/``exec``/``compile`` without naming it, or calls a
+text runner (``timeit``) it holds as a value, did not choose the source: the attacks are
+in tests/vectors/enforce/attacks-callbacks.json. These tests show what keeps working
+(legitimate callbacks, code generators called by name) and pin the helpers' safety: the
+hook reads callbacks without running any user code.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, ClassVar
+
+from safeops.enforce import _attribution
+
+LEGITIMATE = """\
+import json, sys, typing
+import safeops
+HANDLE = safeops.enforce("block")
+results = {}
+
+def note(name, function):
+    try:
+        function()
+    except BaseException as error:
+        results[name] = f"{type(error).__name__}: {error}"[:500]
+    else:
+        results[name] = "ok"
+
+def sched_callbacks():
+    import sched
+    seen = []
+    s = sched.scheduler()
+    s.enter(0, 1, seen.append, ("ran",))
+    s.run()
+    assert seen == ["ran"]
+
+def pools_run_functions_that_generate_code():
+    import collections, concurrent.futures, multiprocessing.pool
+    def make(name):
+        return collections.namedtuple(name, "a b")(1, 2).b
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(make, ["P", "Q"])) == [2, 2]
+    with multiprocessing.pool.ThreadPool(1) as pool:
+        assert pool.apply(make, ("R",)) == 2
+
+def asyncio_callbacks_and_to_thread():
+    import asyncio, dataclasses
+    def build():
+        return dataclasses.make_dataclass("Row", [("x", int)])(3).x
+    async def main():
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        loop.call_soon(lambda: done.set_result(build()))
+        return await done + await asyncio.to_thread(build)
+    assert asyncio.run(main()) == 6
+
+def exit_stack_and_finalize_callbacks():
+    import contextlib, weakref
+    hints = []
+    class Model:
+        x: "typing.Optional[int]"
+    with contextlib.ExitStack() as stack:
+        stack.callback(lambda: hints.append(typing.get_type_hints(Model)))
+    class Owner:
+        pass
+    owner = Owner()
+    weakref.finalize(owner, hints.append, "finalized")
+    del owner
+    assert hints[0] == {"x": typing.Optional[int]} and hints[1] == "finalized"
+
+def timeit_called_by_name_from_a_callback():
+    import sched, timeit
+    def measure():
+        return timeit.timeit("1 + 1", number=1)
+    s = sched.scheduler()
+    s.enter(0, 1, measure)
+    s.run()
+
+def dict_config_with_a_factory():
+    import logging, logging.config
+    config = {"version": 1, "handlers": {"h": {"()": "logging.NullHandler"}},
+              "root": {"handlers": ["h"]}}
+    logging.config.dictConfig(config)
+
+for name in list(globals()):
+    if name[0] != "_" and callable(globals()[name]) and name not in ("note",):
+        if globals()[name].__module__ == "__main__":
+            note(name, globals()[name])
+results["__report__"] = HANDLE.records()
+print("RESULTS " + json.dumps(results, default=str))
+"""
+
+
+def _run(script: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "script.py"
+    path.write_text(script, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, str(path), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+
+
+def test_legitimate_callbacks_keep_working_under_block_mode(tmp_path: Path) -> None:
+    """Callbacks that are ordinary functions (which may generate code by name) still run,
+    and nothing is even recorded."""
+    result = _run(LEGITIMATE, tmp_path)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULTS ")]
+    assert lines, result.stderr
+    results: dict[str, Any] = json.loads(lines[-1][len("RESULTS ") :])
+    report = results.pop("__report__")
+    assert results == dict.fromkeys(results, "ok")
+    assert len(results) == 6
+    assert report == []
+
+
+def test_exec_registered_with_atexit_is_blocked_at_shutdown(tmp_path: Path) -> None:
+    """exec run by atexit at shutdown (no Python caller at all) is refused with a
+    BlockedOperation, and the payload never runs."""
+    canary = tmp_path / "canary"
+    script = textwrap.dedent(
+        """\
+        import atexit, sys
+        import safeops
+        safeops.enforce("block")
+        atexit.register(exec, sys.argv[1], {})
+        """
+    )
+    result = _run(script, tmp_path, f"open({str(canary)!r}, 'w').write('x')")
+    assert "BlockedOperation" in result.stderr
+    assert "dynamic_code.compile" in result.stderr
+    assert not canary.exists()
+
+
+class _Slotted:
+    __slots__ = ("callback", "empty")
+
+    def __init__(self, callback: object) -> None:
+        self.callback = callback
+
+
+class _Tricky:
+    """A class whose attribute hooks would run code if the hook used getattr."""
+
+    calls: ClassVar[list[str]] = []
+
+    def __getattr__(self, name: str) -> object:
+        _Tricky.calls.append(name)
+        raise AttributeError(name)
+
+    @property
+    def callback(self) -> object:
+        _Tricky.calls.append("callback")
+        return exec
+
+
+def test_held_finds_callbacks_in_slots_tuples_partials_and_closures() -> None:
+    """Slotted records, task tuples, partials and closure cells are all searched."""
+    import functools
+
+    def runner(record: object, task: tuple[object, ...], call: object) -> list[object]:
+        def closure() -> object:
+            return record
+        _ = closure
+        return _attribution._held(sys._getframe())
+
+    sentinel_a, sentinel_b, sentinel_c = object(), object(), object()
+    held = runner(_Slotted(sentinel_a), (sentinel_b,), functools.partial(print, sentinel_c))
+    assert any(item is sentinel_a for item in held)
+    assert any(item is sentinel_b for item in held)
+    assert any(item is sentinel_c for item in held)
+    assert any(item is print for item in held)
+
+
+def test_held_runs_no_user_attribute_code() -> None:
+    """Reading a local's state never calls __getattr__ or a property."""
+    _Tricky.calls.clear()
+
+    def runner(value: object) -> list[object]:
+        return _attribution._held(sys._getframe())
+
+    runner(_Tricky())
+    assert _Tricky.calls == []
+
+
+class _Base:
+    def __init__(self) -> None:
+        self.ready = True
+
+
+class _Child(_Base):
+    pass
+
+
+def _builds_through_the_base() -> object:
+    return _Base()
+
+
+def _calls_a_value(factory: Any) -> object:
+    return factory()
+
+
+def test_calls_by_name_recognises_constructors_through_a_base_class_name() -> None:
+    """Code naming a base class calls a subclass instance's __init__ by name; code that
+    calls a value it was handed does not."""
+    init_code = _Base.__init__.__code__
+    assert _attribution._calls_by_name(_builds_through_the_base.__code__, init_code, [_Child()])
+    assert not _attribution._calls_by_name(_calls_a_value.__code__, init_code, [_Child()])
+
+
+def test_calls_by_name_counts_closure_names() -> None:
+    """A function defined in an enclosing scope and called from a closure is named."""
+
+    def local_runner() -> None:
+        return None
+
+    def caller() -> None:
+        local_runner()
+
+    assert _attribution._calls_by_name(caller.__code__, local_runner.__code__, [])
