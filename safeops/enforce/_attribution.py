@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from types import CodeType, FrameType, FunctionType, MemberDescriptorType, MethodType
 from typing import Final
 
+from safeops.enforce._annotations import refusal
 from safeops.enforce._policy import Policy
 
 __all__ = ["Attribution", "CallSite", "attribute", "first_frame", "frame_kind", "site_of"]
@@ -415,6 +416,65 @@ def _holds_function(frame: FrameType, code: CodeType) -> bool:
     )
 
 
+_evaluator_codes: dict[str, frozenset[CodeType]] = {}
+
+
+def _codes_of(module_name: str) -> frozenset[CodeType]:
+    """The code objects of a module's annotation evaluator (with nested comprehension
+    code), once the module is imported (never imported here)."""
+    codes = _evaluator_codes.get(module_name)
+    if codes is not None:
+        return codes
+    module = sys.modules.get(module_name)
+    if module is None:
+        return frozenset()
+    if module_name == "typing":
+        function = vars(vars(module)["ForwardRef"]).get("_evaluate")
+    else:
+        function = vars(module).get("get_annotations")
+    if type(function) is not FunctionType:
+        codes = frozenset()
+    else:
+        top = function.__code__
+        codes = frozenset({top, *(c for c in top.co_consts if type(c) is CodeType)})
+    _evaluator_codes[module_name] = codes
+    return codes
+
+
+def _annotation_text(
+    frame: FrameType, code: CodeType, values: list[object], source: object, text: str | None
+) -> tuple[object, tuple[object, ...]] | None:
+    """If *frame* is an annotation evaluator about to run *source*, the annotation text
+    and the namespaces it will be evaluated in: ``typing.ForwardRef._evaluate`` (the
+    ``exec`` of a ForwardRef's code; used by ``get_type_hints`` and pydantic) or
+    ``inspect.get_annotations(eval_str=True)`` (the ``compile`` of the string)."""
+    local_values = frame.f_locals
+    if code in _codes_of("typing"):
+        forward = values[0] if values else None
+        forward_type = vars(sys.modules["typing"])["ForwardRef"]
+        if not isinstance(forward, forward_type):
+            return None
+        slots = vars(forward_type)
+        if slots["__forward_code__"].__get__(forward) is not source:
+            return None
+        namespaces = (local_values.get("localns"), local_values.get("globalns"))
+        return slots["__forward_arg__"].__get__(forward), namespaces
+    if text is not None and code in _codes_of("inspect"):
+        return text, (local_values.get("locals"), local_values.get("globals"))
+    return None
+
+
+def _first_outside_stdlib(frame: FrameType | None) -> FrameType | None:
+    """The first frame from *frame* outward in an installed package or the application
+    (where a report helps the reader), if any."""
+    while frame is not None:
+        code = frame.f_code
+        if frame_kind(code.co_filename, _module_of(frame)) in ("site", "app"):
+            return frame
+        frame = frame.f_back
+    return None
+
+
 def attribute(
     start: FrameType | None,
     source: object,
@@ -448,6 +508,19 @@ def attribute(
             frame = frame.f_back
             continue
         values = _arguments(frame)
+        if innermost and kind == "stdlib":
+            annotation = _annotation_text(frame, code, values, source, text)
+            reason = refusal(*annotation) if annotation is not None else None
+            if reason is not None:
+                # Whoever asked, the text is not a type: an annotation built from data
+                # (pydantic.create_model from a user schema, make_dataclass, TypedDict).
+                shown = _first_outside_stdlib(frame) or frame
+                return Attribution(
+                    site_of(shown),
+                    False,
+                    f"an annotation evaluated out of an object holds {reason}, not a type "
+                    "expression (annotations built from data reach eval this way)",
+                )
         got = _received(frame, values, source, text)
         if got is _MISSING and innermost and not names.intersection(code.co_names):
             if kind != "import" and (
