@@ -600,3 +600,12 @@ def test_strict_policy_logs_escape_hatches(tmp_path: Path) -> None:
         tmp_path,
     )
     assert ["escape.set_code", "logged"] in out
+
+
+def test_a_site_packages_component_alone_does_not_make_code_installed() -> None:
+    """Application code under a directory that is merely named site-packages is
+    application code (attack review 2026-11-28, E11); real package directories are not."""
+    import pydantic
+
+    assert _attribution._classify("/srv/site-packages/app/views.py", "app.views") == "app"
+    assert _attribution._classify(pydantic.__file__, "pydantic") == "site"

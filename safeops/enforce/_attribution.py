@@ -156,12 +156,36 @@ def _classify(filename: str, module: str) -> str:
         return "import" if name in _IMPORT_SYSTEM else "stdlib"
     if filename.startswith(_SAFEOPS_DIR):
         return "safeops"
-    parts = filename.replace(os.sep, "/").split("/")
-    if "site-packages" in parts or "dist-packages" in parts:
+    if filename.startswith(_site_dirs()):
         return "site"
     if filename.startswith(_STDLIB_DIRS):
         return "import" if module in _IMPORT_SYSTEM else "stdlib"
     return "app"
+
+
+_SITE_NAMES: Final = frozenset({"site-packages", "dist-packages"})
+
+
+def _site_dirs() -> tuple[str, ...]:
+    """The installed-package directories: those ``site`` set up and the
+    ``site-packages``/``dist-packages`` entries of ``sys.path`` (venvs, user site,
+    ``--target`` installs). Not any path that merely contains such a component: an
+    application under ``/srv/site-packages/app`` is application code."""
+    candidates: list[object] = list(sys.path)
+    site = sys.modules.get("site")
+    if site is not None:
+        with contextlib.suppress(AttributeError, OSError):
+            candidates.extend(site.getsitepackages())
+        with contextlib.suppress(AttributeError, OSError):
+            candidates.append(site.getusersitepackages())
+    found: set[str] = set()
+    for path in candidates:
+        if type(path) is not str or not path:
+            continue
+        if os.path.basename(os.path.normpath(path)) in _SITE_NAMES:
+            found.add(os.path.join(os.path.abspath(path), ""))
+            found.add(os.path.join(os.path.realpath(path), ""))
+    return tuple(sorted(found))
 
 
 def _module_of(frame: FrameType) -> str:
