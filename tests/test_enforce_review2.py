@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from safeops.enforce._programs import find_code_use
 
 PRELUDE = """\
 import json, sys
@@ -123,3 +127,292 @@ def test_a_forked_child_running_a_handed_spawn_function_is_refused(tmp_path: Pat
         "__stderr__"
     ]
     assert not (tmp_path / "canary").exists()
+
+
+# --- E4: programs handed code, under the default "shells" process rule ----------------
+
+CODE_PROGRAMS = """
+import os, subprocess, textwrap
+from pathlib import Path
+from safeops import CommandPolicy, Program, run_cmd
+
+HERE = Path(sys.argv[2]).parent
+(HERE / "hello.py").write_text("print('script')\\n")
+(HERE / "script.sh").write_text("echo shell-script\\n")
+(HERE / "data.txt").write_text("root:x:0\\nuser:y:1\\n")
+PROGRAM = textwrap.dedent(
+    '''
+    import sys
+    print("module constant", sys.version_info[0])
+    '''
+)
+
+def run(argv, **kwargs):
+    result = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=HERE, **kwargs)
+    return result.stdout
+
+@outcome
+def python_script_module_and_literal_code():
+    assert run([sys.executable, "hello.py"]) == "script\\n"
+    assert run([sys.executable, "-m", "json.tool", "--help"]).startswith("usage")
+    assert run([sys.executable, "-c", "print(6 * 7)"]) == "42\\n"
+    assert run([sys.executable, "-I", "-c", PROGRAM]).startswith("module constant")
+    assert run([sys.executable, "-V"]).startswith("Python")
+    assert run(["env", sys.executable, "hello.py"]) == "script\\n"
+
+@outcome
+def shells_with_a_script_file():
+    assert run(["sh", "script.sh"]) == "shell-script\\n"
+    assert run(["sh", "-e", "script.sh"]) == "shell-script\\n"
+    assert run(["bash", "--version"]).startswith("GNU bash")
+
+@outcome
+def git_with_plain_configuration():
+    run(["git", "init", "-q", "repo"])
+    repo = str(HERE / "repo")
+    run(["git", "-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid",
+         "commit", "-q", "--allow-empty", "-m", "a message with -c and !bang"])
+    run(["git", "-C", repo, "-c", "safe.directory=*", "-c", "core.fsmonitor=false",
+         "-c", "alias.st=status", "st", "--short"])
+
+@outcome
+def awk_and_sed_programs_that_run_no_command():
+    assert run(["awk", "-F:", '$1 == "root" || $2 == "y" {print $3}', "data.txt"]) == "0\\n1\\n"
+    assert run(["mawk", "{ n += length($0) } END { print n }", "data.txt"]) == "16\\n"
+    assert run(["sed", "-n", "-e", "s/e/E/gp", "data.txt"]) == "usEr:y:1\\n"
+    assert run(["sed", "/root/d; s/user/u/", "data.txt"]) == "u:y:1\\n"
+    assert run(["gawk", "--sandbox", "BEGIN { print 1 }"]) == "1\\n"
+
+@outcome
+def perl_and_node_literal_code():
+    assert run(["perl", "-le", "print 6 * 7"]) == "42\\n"
+    assert run(["node", "-e", "console.log(6 * 7)"]) == "42\\n"
+
+@outcome
+def run_cmd_with_an_opted_in_interpreter():
+    python = Program("python", unsafe_allow_code=True, path=os.path.realpath(sys.executable))
+    code = "print(" + "6 * 7" + ")"  # built at run time: run_cmd's permit covers it
+    result = run_cmd([sys.executable, "-c", code],
+                     allow=CommandPolicy(programs=(python,), unsafe_allow_writable_locations=True))
+    assert result.stdout == "42\\n"
+"""
+
+
+@pytest.fixture(scope="module")
+def code_programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return run_script(CODE_PROGRAMS, tmp_path_factory.mktemp("code-programs"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "python_script_module_and_literal_code",
+        "shells_with_a_script_file",
+        "git_with_plain_configuration",
+        "awk_and_sed_programs_that_run_no_command",
+        "perl_and_node_literal_code",
+        "run_cmd_with_an_opted_in_interpreter",
+    ],
+)
+def test_programs_without_injected_code_keep_working(
+    code_programs: dict[str, Any], name: str
+) -> None:
+    """E4: scripts, -m modules, literal -c/-e code, plain git/awk/sed and run_cmd's
+    opted-in interpreters run under the default policy."""
+    assert code_programs[name] == "ok"
+
+
+def test_programs_without_injected_code_leave_an_empty_report(
+    code_programs: dict[str, Any],
+) -> None:
+    """E4: none of the legitimate code-program workloads is even recorded."""
+    assert code_programs["__report__"] == []
+
+
+LIBRARY = '''
+import subprocess, sys
+
+def interpreter_version():
+    code = f"import sys; print(sys.version_info[{0}])"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+
+def run_snippet(snippet):
+    return subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True).stdout
+'''
+
+INSTALLED_LIBRARY = """
+sys.path.insert(0, str(__import__("pathlib").Path(sys.argv[2]).parent / "site-packages"))
+import fakelib
+
+@outcome
+def library_writes_its_own_code():
+    assert fakelib.interpreter_version() == "3\\n"
+
+@outcome
+def library_runs_code_handed_by_the_application():
+    fakelib.run_snippet(sys.argv[2] and "open(" + repr(sys.argv[2]) + ", 'w')")
+"""
+
+
+def test_inline_code_is_judged_by_who_wrote_it(tmp_path: Path) -> None:
+    """E4: an installed library's own generated -c code runs; the same library running
+    code the application handed it is refused, like a text runner for eval."""
+    (tmp_path / "site-packages").mkdir()
+    (tmp_path / "site-packages" / "fakelib.py").write_text(LIBRARY, encoding="utf-8")
+    results = run_script(INSTALLED_LIBRARY, tmp_path)
+    assert results["library_writes_its_own_code"] == "ok"
+    assert results["library_runs_code_handed_by_the_application"] == "blocked process.code"
+    assert not (tmp_path / "canary").exists()
+
+
+# --- E9: template code starting processes ---------------------------------------------
+
+TEMPLATES = """
+import subprocess
+with safeops.permit("dynamic_code", reason="jinja2's import is not what this test pins"):
+    import jinja2
+
+def git_version():
+    return subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.split()[0]
+
+@outcome
+def template_calling_an_application_helper_that_spawns():
+    rendered = jinja2.Template("{{ helper() }} {{ 6 * 7 }}").render(helper=git_version)
+    assert rendered == "git 42"
+
+@outcome
+def application_spawning_around_template_rendering():
+    text = jinja2.Environment().from_string("Hello {{ name }}").render(name="world")
+    assert subprocess.run(["echo", text], capture_output=True, text=True).stdout == "Hello world\\n"
+
+@outcome
+def template_calling_popen_directly():
+    jinja2.Template("{{ popen(['true']).wait() }}").render(popen=subprocess.Popen)
+"""
+
+
+def test_templates_spawn_only_through_application_helpers(tmp_path: Path) -> None:
+    """E9: a template may call an application helper that starts a process; template code
+    starting one itself (what SSTI does) is refused."""
+    pytest.importorskip("jinja2")
+    results = run_script(TEMPLATES, tmp_path)
+    assert results["template_calling_an_application_helper_that_spawns"] == "ok"
+    assert results["application_spawning_around_template_rendering"] == "ok"
+    assert results["template_calling_popen_directly"] == "blocked process.template"
+
+
+# --- E11: fexecve --------------------------------------------------------------------
+
+FEXECVE = """
+import os, shutil
+
+@outcome
+def fexecve_of_a_plain_program():
+    fd = os.open(shutil.which("true"), os.O_RDONLY)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.execve(fd, ["true"], {})
+        finally:
+            os._exit(7)
+    assert os.waitpid(pid, 0)[1] == 0
+"""
+
+
+def test_fexecve_of_a_program_that_is_not_a_shell_runs(tmp_path: Path) -> None:
+    """E11: os.execve of a descriptor is judged by the file it refers to: /bin/true runs."""
+    results = run_script(FEXECVE, tmp_path)
+    assert results["fexecve_of_a_plain_program"] == "ok"
+    assert results["__report__"] == []
+
+
+# --- E4: the argument-vector knowledge, as a pure function ------------------------------
+
+CODE_USES = [
+    # (argv, expected kind or None)
+    ("python3 -c CODE", "inline"),
+    ("python -IBc CODE", "inline"),
+    ("python -W ignore -X dev -c CODE", "inline"),
+    ("python -", "stdin"),
+    ("python", "stdin"),
+    ("python -m pytest -c pytest.ini", None),
+    ("python script.py -c x", None),
+    ("python -V", None),
+    ("perl -lne CODE", "inline"),
+    ("perl -i.bak -pe CODE file", "inline"),
+    ("perl -I lib script.pl", None),
+    ("ruby -W0 -e CODE", "inline"),
+    ("node --eval=CODE", "inline"),
+    ("node -pe CODE", "inline"),
+    ("node app.js", None),
+    ("php -r CODE", "inline"),
+    ("gdb -batch -ex CODE", "inline"),
+    ("sh", "command"),
+    ("bash -s arg", "command"),
+    ("sh -", "command"),
+    ("bash --norc", "command"),
+    ("sh script.sh", None),
+    ("bash -o errexit script.sh", None),
+    ("bash --version", None),
+    ("sh -c CMD", None),  # a command string: find_shell_command's case
+    ("xargs sh", None),  # xargs appends the script operand
+    ("env -i PATH=/bin python3 -c CODE", "inline"),
+    ("timeout 5 nice -n 3 perl -e CODE", "inline"),
+    ("find . -name x -exec python -c CODE ;", "inline"),
+    ("busybox sh", "command"),
+    ("git -c alias.x=!cmd x", "command"),
+    ("git -c ALIAS.X=!cmd x", "command"),
+    ("git -c alias.st=status st", None),
+    ("git -c core.sshCommand=cmd fetch", "command"),
+    ("git -c core.fsmonitor=false status", None),
+    ("git -c safe.directory=* status", None),
+    ("git --exec-path=/tmp/x status", "command"),
+    ("git rebase -x make", "command"),
+    ("git rebase --exec=make main", "command"),
+    ("git cherry-pick -x abc", None),
+    ("git submodule foreach cmd", "command"),
+    ("git commit -m -c", None),
+    ("awk {print}", None),
+    ("awk -F: BEGIN{system(CMD)}", "command"),
+    ("gawk -e BEGIN{x=1} -e END{print|CMD}", "command"),
+    ("awk $1||$2", None),
+    ("gawk --sandbox BEGIN{system(CMD)}", None),
+    ("awk -f prog.awk file", None),
+    ("awk -l ext BEGIN{}", "command"),
+    ("sed -n 1e", "command"),
+    ("sed /x/e", "command"),
+    ("sed s/a/b/ge", "command"),
+    ("sed -e s/a/b/g -e 5e", "command"),
+    ("sed s/e/E/g", None),
+    ("sed /e/d", None),
+    ("sed y/abc/efg/", None),
+    ("sed --sandbox 1e", None),
+    ("sed -i.e s/x/y/ file", None),
+    ("sqlite3 db .shell", "command"),
+    ("sqlite3 db .tables", None),
+]
+
+
+@pytest.mark.parametrize(("command", "kind"), CODE_USES, ids=[c for c, _ in CODE_USES])
+def test_find_code_use_recognises_code_handed_to_programs(command: str, kind: str | None) -> None:
+    """E4: each argument vector is classified as inline code, stdin code, a command, or none."""
+    found = find_code_use(command.split(" "))
+    assert (found.kind if found is not None else None) == kind
+
+
+def test_find_code_use_reports_the_inline_code() -> None:
+    """E4: the inline code itself is reported (bundled and attached forms included)."""
+    for argv in (["python", "-cprint(1)"], ["perl", "-ne", "print(1)"], ["node", "--eval=print(1)"],
+                 ["env", "python3", "-Bc", "print(1)"]):
+        found = find_code_use(argv)
+        assert found is not None and found.text == "print(1)"
+
+
+@given(st.lists(st.sampled_from(
+    ["python", "sh", "perl", "awk", "sed", "git", "env", "xargs", "-c", "-e", "-s", "-", "--",
+     "-x", "e", "s/a/b/e", "alias.x=!y", "BEGIN{system(1)}", "-m", "x", "--eval", "1e"]
+), max_size=8))
+def test_find_code_use_never_raises(argv: list[str]) -> None:
+    """E4: any argument vector is classified without an exception (it runs inside the hook)."""
+    found = find_code_use(argv)
+    assert found is None or found.kind in ("inline", "stdin", "command")

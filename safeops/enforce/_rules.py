@@ -39,10 +39,13 @@ from safeops.enforce._attribution import (
     trust_of,
 )
 from safeops.enforce._policy import Level, Policy
+from safeops.enforce._processes import judge_process, template_frame
 from safeops.enforce._subjects import (
     FORK_EXEC_EVENT,
     code_permit_covers,
+    dash_c_command,
     is_interpreter_machinery,
+    is_worker_start,
     pickle_permit_covers,
     process_subject,
     same_program,
@@ -330,8 +333,10 @@ class Rules:
         else:
             command = self._shell_command(executable, argv)
         permit = _permits.active("process")
+        caller = first_frame(frame, _PROCESS_PLUMBING)
+        if command is None and type(args[0] if args else None) is int and executable is None:
+            command = dash_c_command(argv)  # fexecve of a file that cannot be named
         if command is not None:
-            caller = first_frame(frame, _PROCESS_PLUMBING)
             finding = self._finding(
                 rule="process.shell",
                 category="process",
@@ -342,10 +347,64 @@ class Rules:
                 detail=command,
                 replacement_key="process.shell",
             )
-        elif level == "all":
-            caller = first_frame(frame, _PROCESS_PLUMBING)
-            if caller is not None and is_interpreter_machinery(caller, self.policy):
+        else:
+            if caller is not None and is_worker_start(caller):
+                return None  # multiprocessing starting its own worker interpreters
+            verdict = judge_process(executable, argv, caller, self.policy)
+            if verdict is not None:
+                finding = self._finding(
+                    rule=verdict.rule,
+                    category="process",
+                    event=event,
+                    level="enforce",
+                    where=verdict.site,
+                    why=verdict.why,
+                    detail=verdict.detail,
+                    replacement_key="process.shell",
+                )
+            elif level == "all":
+                if caller is not None and is_interpreter_machinery(caller, self.policy):
+                    return None
+                finding = self._finding(
+                    rule="process.spawn",
+                    category="process",
+                    event=event,
+                    level="enforce",
+                    where=site_of(caller) if caller is not None else None,
+                    why="this policy refuses processes not started by run_cmd",
+                    detail=" ".join(argv) if argv else executable,
+                    replacement_key="process.spawn",
+                )
+            else:
                 return None
+        program = executable if executable is not None else (argv[0] if argv else None)
+        if permit is not None and (
+            permit.subject is None or same_program(permit.subject, program)
+        ):
+            return self._application_permit(permit, finding)
+        return finding
+
+    def fork(self, event: str, args: tuple[object, ...], frame: FrameType | None) -> Finding | None:
+        if self.policy.process == "off":
+            return None
+        caller = first_frame(frame, _PROCESS_PLUMBING)
+        template = template_frame(caller) if caller is not None else None
+        if template is not None:
+            finding = self._finding(
+                rule="process.template",
+                category="process",
+                event=event,
+                level="enforce",
+                where=site_of(template),
+                why="template code forks the process (server-side template injection)",
+                detail=event,
+                replacement_key="process.spawn",
+            )
+        elif self.policy.process != "all" or (
+            caller is not None and is_interpreter_machinery(caller, self.policy)
+        ):
+            return None
+        else:
             finding = self._finding(
                 rule="process.spawn",
                 category="process",
@@ -353,33 +412,9 @@ class Rules:
                 level="enforce",
                 where=site_of(caller) if caller is not None else None,
                 why="this policy refuses processes not started by run_cmd",
-                detail=" ".join(argv) if argv else executable,
+                detail=event,
                 replacement_key="process.spawn",
             )
-        else:
-            return None
-        if permit is not None and (
-            permit.subject is None or same_program(permit.subject, executable)
-        ):
-            return self._application_permit(permit, finding)
-        return finding
-
-    def fork(self, event: str, args: tuple[object, ...], frame: FrameType | None) -> Finding | None:
-        if self.policy.process != "all":
-            return None
-        caller = first_frame(frame, _PROCESS_PLUMBING)
-        if caller is not None and is_interpreter_machinery(caller, self.policy):
-            return None
-        finding = self._finding(
-            rule="process.spawn",
-            category="process",
-            event=event,
-            level="enforce",
-            where=site_of(caller) if caller is not None else None,
-            why="this policy refuses processes not started by run_cmd",
-            detail=event,
-            replacement_key="process.spawn",
-        )
         permit = _permits.active("process")
         if permit is not None and permit.subject is None:
             return self._application_permit(permit, finding)

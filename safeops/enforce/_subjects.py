@@ -21,7 +21,10 @@ __all__ = [
     "FORK_EXEC_EVENT",
     "WORKER_STARTS",
     "code_permit_covers",
+    "dash_c_command",
+    "fd_program",
     "is_interpreter_machinery",
+    "is_worker_start",
     "pickle_permit_covers",
     "process_subject",
     "same_program",
@@ -93,18 +96,46 @@ def process_subject(event: str, args: tuple[object, ...]) -> tuple[str | None, l
     if event == FORK_EXEC_EVENT:  # executable_list, args
         executables = _argv(args[0] if args else ())
         return (executables[0] if executables else None), _argv(args[1] if len(args) > 1 else ())
-    # os.exec, os.posix_spawn: path, args, env
-    return _text(args[0] if args else None), _argv(args[1] if len(args) > 1 else ())
+    # os.exec, os.posix_spawn: path, args, env; os.execve also takes an open file
+    # descriptor (fexecve): the program is the file it refers to.
+    path = args[0] if args else None
+    executable = fd_program(path) if type(path) is int else _text(path)
+    return executable, _argv(args[1] if len(args) > 1 else ())
+
+
+def fd_program(fd: int) -> str | None:
+    """The file an open descriptor refers to (``/proc/self/fd``), or None when that
+    cannot be told: no ``/proc``, or not a file that still exists (a deleted file, a
+    ``memfd``). Attack review 2026-11-28, E11."""
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except (OSError, ValueError):
+        return None
+    return target if os.path.isfile(target) else None
+
+
+def dash_c_command(argv: list[str]) -> str | None:
+    """The word after the first ``-c`` in *argv*, or None: what a program of unknown
+    identity would run as a shell command string."""
+    for index, word in enumerate(argv[1:-1], start=1):
+        if word == "-c":
+            return argv[index + 1]
+    return None
+
+
+def is_worker_start(frame: FrameType) -> bool:
+    """*frame* is multiprocessing starting one of its own processes (WORKER_STARTS)."""
+    site = site_of(frame)
+    return site.kind == "stdlib" and (site.module, site.function) in WORKER_STARTS
 
 
 def is_interpreter_machinery(frame: FrameType, policy: Policy) -> bool:
     """multiprocessing starting its own worker processes (:data:`WORKER_STARTS`; this
     covers concurrent.futures' process pools, which start theirs through it), or a
     module the policy trusts."""
-    site = site_of(frame)
-    if site.kind == "stdlib" and (site.module, site.function) in WORKER_STARTS:
+    if is_worker_start(frame):
         return True
-    return policy.trust_override(site.module) is True
+    return policy.trust_override(site_of(frame).module) is True
 
 
 def pickle_permit_covers(subject: object, module: str, name: str) -> bool:

@@ -1,0 +1,322 @@
+"""Programs that run a shell command given in their arguments, other than a shell.
+
+Helpers of :mod:`._programs` (attack review 2026-11-28, E4): an awk program that calls
+``system()``, pipes to or from a command or loads an extension; a GNU sed script with
+the ``e`` command or the ``s///e`` flag; git given a command through ``-c``
+configuration (``alias.x=!cmd``, ``core.sshCommand``...) or a command option
+(``--upload-pack``, ``rebase --exec``...); sqlite3's ``.shell``/``.system``. Refused
+like a shell with ``-c``, whoever asks (rule ``process.shell``).
+
+Limits: a program read from a file (``awk -f``, ``sed -f``) is not judged; gawk and GNU
+sed started with ``--sandbox`` are allowed (they refuse these commands themselves); git
+commands configured outside argv (environment, config files) are not seen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "AWKS",
+    "SEDS",
+    "SQLITES",
+    "CodeUse",
+    "awk_code_use",
+    "git_code_use",
+    "sed_code_use",
+    "sed_runs_commands",
+    "sqlite_code_use",
+]
+
+AWKS: Final = frozenset({"awk", "gawk", "mawk", "nawk", "original-awk", "bwk-awk"})
+SEDS: Final = frozenset({"sed", "gsed"})
+SQLITES: Final = frozenset({"sqlite", "sqlite3"})
+#: awk options that take a value (attached or next): gawk's -f -v -F -e -E -i -l, and
+#: -W (POSIX's vendor options: ``-W sandbox``, mawk's ``-W exec FILE``).
+_AWK_VALUED: Final = "fvFeEilW"
+
+
+@dataclass(frozen=True)
+class CodeUse:
+    """How an argument vector hands code to a program.
+
+    ``kind`` is ``"command"`` (a shell command runs: shell on stdin, awk ``system()``,
+    sed ``e``, git alias...), ``"inline"`` (an interpreter's program in an argument,
+    ``text``) or ``"stdin"`` (an interpreter reads its program from stdin)."""
+
+    kind: str
+    program: str
+    text: str
+    how: str
+
+
+def _words(*items: str) -> frozenset[str]:
+    return frozenset(items)
+
+
+#: awk program text that runs a command: system(), a pipe to or from a command
+#: (``print | "cmd"``, ``"cmd" | getline``, gawk's ``|&``), or an extension load.
+_AWK_COMMAND = re.compile(r"\bsystem\s*\(|(?<!\|)\|(?!\|)|@load\b")
+
+#: git configuration keys whose value git runs as a command (lower case; subsections
+#: are matched loosely). ``alias.*`` only when the value starts with ``!``.
+_GIT_COMMAND_KEYS = re.compile(
+    r"core\.(sshcommand|pager|editor|askpass|fsmonitor|gitproxy|hookspath)|sequence\.editor"
+    r"|pager\..+|diff\.external|diff\..+\.(command|textconv)|difftool\..+\.cmd"
+    r"|mergetool\..+\.cmd|merge\..+\.driver|filter\..+\.(clean|smudge|process)"
+    r"|credential(\..+)?\.helper|gpg(\..+)?\.program|gpg\.ssh\.defaultkeycommand"
+    r"|uploadpack\.packobjectshook|remote\..+\.(uploadpack|receivepack)|tar\..+\.command"
+    r"|web\.browser|browser\..+\.cmd|man\..+\.cmd|imap\.tunnel|interactive\.difffilter"
+    r"|submodule\..+\.update|hook\..+\.command|sendemail\.(sendmailcmd|tocmd|cccmd)"
+    r"|init\.templatedir"
+)
+_GIT_OFF_VALUES = _words("", "false", "true", "no", "yes", "off", "on", "0", "1")
+_GIT_GLOBAL_VALUED = _words("-C", "--git-dir", "--work-tree", "--namespace", "--super-prefix",
+                            "--list-cmds", "--attr-source")
+#: Options of git subcommands whose value is a command git runs through the shell.
+_GIT_COMMAND_OPTIONS = _words("--upload-pack", "--receive-pack", "--exec", "--extcmd",
+                              "--open-files-in-pager", "--sendmail-cmd", "--to-cmd",
+                              "--cc-cmd", "--header-cmd")
+_GIT_COMMAND_SHORT = {"rebase": "-x", "difftool": "-x", "clone": "-u", "ls-remote": "-u",
+                      "grep": "-O"}
+
+
+def awk_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
+    sources: list[str] = []
+    from_file = False
+    operands: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            operands = list(args[i:])
+            break
+        if arg in ("--sandbox", "-S"):
+            return None  # gawk: system(), pipes and redirections are off
+        if not arg.startswith("-") or arg == "-":
+            operands = list(args[i - 1 :])
+            break
+        name, eq, value = arg.partition("=")
+        if arg.startswith("--"):
+            if name in ("--load", "--source", "--file", "--exec", "--include", "--assign",
+                        "--field-separator"):
+                if not eq:
+                    value = args[i] if i < len(args) else ""
+                    i += 1
+                if name == "--load":
+                    return CodeUse("command", program, value, "awk loading an extension")
+                if name == "--source":
+                    sources.append(value)
+                from_file = from_file or name in ("--file", "--exec")
+            continue
+        letter, attached = arg[1], arg[2:]
+        if letter == "S":
+            return None  # gawk -S: --sandbox
+        if letter not in _AWK_VALUED:
+            continue  # flags, and options taking an optional attached value (-d[file])
+        value = attached or (args[i] if i < len(args) else "")
+        if not attached:
+            i += 1
+        if letter == "l":
+            return CodeUse("command", program, value, "awk loading an extension")
+        if letter == "W" and value.startswith("sandbox"):
+            return None
+        if letter == "e":
+            sources.append(value)
+        from_file = from_file or letter in "fE" or (letter == "W" and value.startswith("exec"))
+    if not sources and not from_file and operands:
+        sources.append(operands[0])
+    for source in sources:
+        if _AWK_COMMAND.search(source):
+            return CodeUse("command", program, source,
+                           "an awk program running commands (system(), pipes, @load)")
+    return None
+
+
+def sed_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
+    scripts: list[str] = []
+    from_file = False
+    operands: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            operands = list(args[i:])
+            break
+        if arg == "--sandbox":
+            return None  # GNU sed refuses e, r and w
+        if not arg.startswith("-") or arg == "-":
+            operands.append(arg)
+            continue  # GNU sed permutes options and operands
+        name, eq, value = arg.partition("=")
+        if arg.startswith("--"):
+            if name in ("--expression", "--file", "--line-length"):
+                if not eq:
+                    value = args[i] if i < len(args) else ""
+                    i += 1
+                if name == "--expression":
+                    scripts.append(value)
+                from_file = from_file or name == "--file"
+            continue
+        for j in range(1, len(arg)):
+            letter = arg[j]
+            if letter in "efl":
+                value = arg[j + 1 :] or (args[i] if i < len(args) else "")
+                if not arg[j + 1 :]:
+                    i += 1
+                if letter == "e":
+                    scripts.append(value)
+                from_file = from_file or letter == "f"
+                break
+            if letter == "i":
+                break  # -i[SUFFIX]
+    if not scripts and not from_file and operands:
+        scripts.append(operands[0])
+    for script in scripts:
+        if sed_runs_commands(script):
+            return CodeUse("command", program, script,
+                           "a sed script running commands (the e command or s///e)")
+    return None
+
+
+def _skip_delimited(script: str, i: int, delimiter: str) -> int:
+    """Index just past the next unescaped *delimiter* from *i*."""
+    while i < len(script):
+        char = script[i]
+        if char == "\\":
+            i += 2
+            continue
+        i += 1
+        if char == delimiter:
+            return i
+    return i
+
+
+def _skip_address(script: str, i: int) -> int:
+    n = len(script)
+    if i < n and script[i] in "/\\":
+        if script[i] == "\\" and i + 1 < n:
+            i = _skip_delimited(script, i + 2, script[i + 1])
+        else:
+            i = _skip_delimited(script, i + 1, "/")
+        while i < n and script[i] in "IM":
+            i += 1
+    else:
+        while i < n and (script[i].isdigit() or script[i] in "$~+"):
+            i += 1
+    return i
+
+
+def sed_runs_commands(script: str) -> bool:
+    """True if the sed *script* has GNU sed's ``e`` command or an ``s`` command with the
+    ``e`` flag (both run a shell command). A small parser of sed's command syntax:
+    addresses, ``s``/``y`` arguments, text and file-name arguments to end of line."""
+    i, n = 0, len(script)
+    while i < n:
+        if script[i] in " \t\n;{}!":
+            i += 1
+            continue
+        if script[i] == "#":
+            end = script.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        i = _skip_address(script, i)
+        while i < n and script[i] in " \t":
+            i += 1
+        if i < n and script[i] == ",":
+            i = _skip_address(script, i + 1)
+        while i < n and script[i] in " \t!":
+            i += 1
+        if i >= n:
+            break
+        command = script[i]
+        i += 1
+        if command == "e":
+            return True
+        if command in "sy" and i < n:
+            delimiter = script[i]
+            i = _skip_delimited(script, i + 1, delimiter)
+            i = _skip_delimited(script, i, delimiter)
+            flags_start = i
+            while i < n and script[i] not in ";\n}w":
+                i += 1
+            if command == "s" and "e" in script[flags_start:i]:
+                return True
+        if command in "aicrRwWbtTv:" or (command == "s" and i < n and script[i] == "w"):
+            end = script.find("\n", i)
+            i = n if end < 0 else end
+    return False
+
+
+def git_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "-c" or (arg.startswith("-c") and "=" in arg):
+            item = arg[2:] if arg != "-c" else (args[i] if i < len(args) else "")
+            i += 1 if arg == "-c" else 0
+            found = _git_config(program, item)
+            if found is not None:
+                return found
+            continue
+        if arg.startswith("--exec-path="):
+            return CodeUse("command", program, arg, "git running its commands from a directory")
+        if arg in _GIT_GLOBAL_VALUED:
+            i += 1
+            continue
+        if arg.startswith("-"):
+            continue
+        return _git_subcommand(program, arg, args[i:])
+    return None
+
+
+def _git_config(program: str, item: str) -> CodeUse | None:
+    key, _, value = item.partition("=")
+    key = key.strip().lower()
+    stripped = value.strip()
+    if key.startswith("alias."):
+        runs = stripped.startswith("!")
+    else:
+        runs = _GIT_COMMAND_KEYS.fullmatch(key) is not None and (
+            stripped.lower() not in _GIT_OFF_VALUES
+        )
+    if runs:
+        return CodeUse("command", program, item, "git configuration naming a command to run")
+    return None
+
+
+def _git_subcommand(program: str, sub: str, rest: Sequence[str]) -> CodeUse | None:
+    if sub == "filter-branch" or (sub, rest[:1]) in (("submodule", ["foreach"]),
+                                                     ("bisect", ["run"])):
+        return CodeUse("command", program, " ".join([sub, *rest]),
+                       "a git subcommand running a command given as an argument")
+    short = _GIT_COMMAND_SHORT.get(sub)
+    for index, arg in enumerate(rest):
+        if arg == "--":
+            break
+        following = rest[index + 1] if index + 1 < len(rest) else ""
+        name, eq, value = arg.partition("=")
+        if name in _GIT_COMMAND_OPTIONS:
+            command = value if eq else following
+        elif short is not None and arg.startswith(short):
+            command = arg[len(short) :] or following
+        else:
+            continue
+        return CodeUse("command", program, f"{name} {command}",
+                       "a git option naming a command to run")
+    return None
+
+
+def sqlite_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
+    """sqlite3 arguments after the database are SQL or dot-commands: ``.shell`` and
+    ``.system`` run a command."""
+    for arg in args[1:]:
+        if re.search(r"(^|\n)\s*\.(shell|system)\b", arg):
+            return CodeUse("command", program, arg, "sqlite3 .shell/.system runs a command")
+    return None
