@@ -326,6 +326,114 @@ def test_fexecve_of_a_program_that_is_not_a_shell_runs(tmp_path: Path) -> None:
     assert results["__report__"] == []
 
 
+# --- E2: BUILD on allow-listed classes --------------------------------------------------
+
+CLASSES = """
+import collections, copy, pickle, uuid
+from unittest import mock
+
+@outcome
+def allow_listed_classes_round_trip_through_pickle():
+    values = [collections.Counter(a=2), collections.ChainMap({"a": 1}, {"b": 2}),
+              uuid.UUID(int=7), uuid.SafeUUID.safe, collections.OrderedDict(a=1)]
+    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        for value in values:
+            assert pickle.loads(pickle.dumps(value, protocol)) == value
+            assert pickle._loads(pickle._dumps(value, protocol)) == value
+
+@outcome
+def instances_keep_their_attributes_through_pickle_and_copy():
+    chain = collections.ChainMap({"a": 1})
+    chain.note = "kept"
+    assert pickle.loads(pickle.dumps(chain, 4)).note == "kept"
+    assert copy.deepcopy(chain).note == "kept"
+    assert not hasattr(collections.Counter(), "__setstate__")
+
+@outcome
+def python_code_still_sets_class_attributes():
+    with mock.patch.object(collections.Counter, "most_common", lambda self, n=None: ["m"]):
+        assert collections.Counter(a=1).most_common() == ["m"]
+    setattr(collections.ChainMap, "reviewed_helper", 1)
+    collections.Counter.reviewed_flag = True
+    assert collections.ChainMap.reviewed_helper == 1 and collections.Counter.reviewed_flag
+"""
+
+
+def test_allow_listed_classes_keep_working_under_the_build_guard(tmp_path: Path) -> None:
+    """E2: pickling, copying and Python-level patching of Counter, ChainMap, UUID and
+    SafeUUID work as before under block mode, with nothing recorded."""
+    results = run_script(CLASSES, tmp_path)
+    assert results["allow_listed_classes_round_trip_through_pickle"] == "ok"
+    assert results["instances_keep_their_attributes_through_pickle_and_copy"] == "ok"
+    assert results["python_code_still_sets_class_attributes"] == "ok"
+    assert results["__report__"] == []
+
+
+WARNED_BUILD = """
+import collections, pickle, warnings
+HANDLE = safeops.enforce("warn", unsafe_relax=True)
+warnings.simplefilter("ignore")
+
+@outcome
+def build_on_a_class_goes_through_in_warn_mode():
+    pickle.loads(b"ccollections\\nCounter\\n(N}Vreviewed\\ncbuiltins\\nslice\\nstb.")
+    assert collections.Counter.reviewed is slice
+"""
+
+
+def test_build_on_a_class_is_recorded_and_applied_in_warn_mode(tmp_path: Path) -> None:
+    """E2: in warn mode the BUILD goes through as pickle would do it, and is recorded."""
+    results = run_script(WARNED_BUILD, tmp_path)
+    assert results["build_on_a_class_goes_through_in_warn_mode"] == "ok"
+    assert [(r["rule"], r["decision"]) for r in results["__report__"]] == [
+        ("pickle.build_class", "warned")
+    ]
+    assert results["__report__"][0]["detail"] == "collections.Counter: reviewed"
+
+
+# --- E12: details in messages ----------------------------------------------------------
+
+FORGED = """
+import os, warnings
+
+@outcome
+def blocked_message_escapes_control_characters():
+    try:
+        os.system("ls\\n2026-11-28 INFO user admin logged in OK\\x1b[2K")
+    except BlockedOperation as error:
+        message = str(error)
+        assert "\\n" not in message and "\\x1b" not in message, message
+        assert "Detail: ls\\\\n2026-11-28 INFO user admin logged in OK\\\\x1b[2K." in message
+    else:
+        raise AssertionError("not blocked")
+
+@outcome
+def warning_escapes_control_characters():
+    safeops.enforce("warn", unsafe_relax=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        os.system("true\\rforged\\u202e")
+    text = str(caught[0].message)
+    assert "\\r" not in text and "\\u202e" not in text and "true\\\\rforged\\\\u202e" in text
+
+@outcome
+def printable_details_stay_readable():
+    try:
+        os.system("tar czf /backups/2024.tgz /srv/data")
+    except BlockedOperation as error:
+        assert "Detail: tar czf /backups/2024.tgz /srv/data." in str(error)
+"""
+
+
+def test_block_and_warn_messages_never_carry_raw_control_characters(tmp_path: Path) -> None:
+    """E12: newlines, ANSI escapes and bidi overrides from a refused command are escaped in
+    the BlockedOperation message and the warning; printable commands are quoted as written."""
+    results = run_script(FORGED, tmp_path)
+    assert results["blocked_message_escapes_control_characters"] == "ok"
+    assert results["warning_escapes_control_characters"] == "ok"
+    assert results["printable_details_stay_readable"] == "ok"
+
+
 # --- E4: the argument-vector knowledge, as a pure function ------------------------------
 
 CODE_USES = [

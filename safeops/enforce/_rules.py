@@ -8,6 +8,8 @@ the report). The rules by category, with their defaults (see docs/enforce.md):
 - ``pickle.global``: ``pickle.find_class`` of a global outside the shared allow-list,
   whoever unpickles; only the stdlib frames that read multiprocessing's and
   concurrent.futures' own IPC messages are exempt (not their workers' callbacks).
+  ``pickle.build_class``: BUILD applied to an allow-listed class itself (setting its
+  attributes process-wide), whoever unpickles (:mod:`._class_guard`).
 - ``marshal.loads``, ``dynamic_code.compile``, ``dynamic_code.exec``: judged by who
   supplied the bytes, source or code object (:mod:`._attribution`).
 - ``process.shell``: ``os.system``, or any process whose program is a shell given a
@@ -38,6 +40,7 @@ from safeops.enforce._attribution import (
     site_of,
     trust_of,
 )
+from safeops.enforce._class_guard import BUILD_CLASS_EVENT, build_detail, guard_classes
 from safeops.enforce._policy import Level, Policy
 from safeops.enforce._processes import judge_process, template_frame
 from safeops.enforce._subjects import (
@@ -82,6 +85,7 @@ _COMPILE_NAMES: Final = frozenset({"compile", "exec", "eval"})
 _EXEC_NAMES: Final = frozenset({"exec", "eval"})
 _MARSHAL_NAMES: Final = frozenset({"loads", "load"})
 _AST_PARSE_CODE: Final = ast.parse.__code__
+_DETAIL_LIMIT: Final = 200
 
 REPLACEMENTS: Final = {
     "pickle": "safeops.serialize (new data) or safeops.serialize.legacy with an explicit "
@@ -94,6 +98,20 @@ REPLACEMENTS: Final = {
     "native": "a reviewed extension module, or a scoped safeops.permit('native', reason=...)",
     "escape": "nothing: logged for review",
 }
+
+
+def _printable_detail(detail: object) -> str:
+    """*detail* as one bounded, printable line for messages, warnings and the report.
+
+    Text that is printable and short is kept as written (commands stay readable); any
+    control or other non-printable character (newline, ANSI escape, bidi override) is
+    repr-escaped in place, so attacker text cannot forge log lines or recolour a terminal
+    (attack review 2026-11-28, E12). Long text and other objects are ``quote()``d."""
+    if isinstance(detail, str) and len(detail) <= _DETAIL_LIMIT:
+        if detail.isprintable():
+            return detail
+        return "".join(char if char.isprintable() else repr(char)[1:-1] for char in detail)
+    return quote(detail, _DETAIL_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -134,6 +152,7 @@ class Rules:
         }
         self.handlers: dict[str, _Handler] = {
             "pickle.find_class": self.pickle_find_class,
+            BUILD_CLASS_EVENT: self.pickle_build_class,
             "marshal.loads": self.marshal,
             "marshal.load": self.marshal,
             "compile": self.compile,
@@ -159,6 +178,9 @@ class Rules:
             # RuntimeError); on 3.12 it crashes the interpreter, and 3.13 no longer
             # raises it in the creating interpreter: there the wrapper's event is used.
             self.handlers["cpython.PyInterpreterState_New"] = self.interpreter
+        allowlist = sys.modules.get("safeops.serialize.legacy._allowlist")
+        if allowlist is not None:  # imported with is_safe_global by the caller
+            guard_classes(allowlist.SAFE_GLOBALS)
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -182,7 +204,7 @@ class Rules:
             level=level,
             site=site,
             why=why,
-            detail=detail if isinstance(detail, str) and len(detail) <= 200 else quote(detail, 200),
+            detail=_printable_detail(detail),
             replacement=REPLACEMENTS[replacement_key],
         )
 
@@ -232,6 +254,30 @@ class Rules:
         )
         permit = _permits.active("pickle")
         if permit is not None and pickle_permit_covers(permit.subject, module, name):
+            return self._application_permit(permit, finding)
+        return finding
+
+    def pickle_build_class(
+        self, event: str, args: tuple[object, ...], frame: FrameType | None
+    ) -> Finding | None:
+        """BUILD applied to an allow-listed class itself (see :mod:`._class_guard`)."""
+        if self.policy.pickle == "off":
+            return None
+        caller = first_frame(frame, _PICKLE_PLUMBING)
+        finding = self._finding(
+            rule="pickle.build_class",
+            category="pickle",
+            event=event,
+            level=self.policy.pickle,
+            where=site_of(caller) if caller is not None else None,
+            why="the pickle sets attributes on an allow-listed class itself (BUILD), which "
+            "would change that class for the whole process (judged by what is unpickled, "
+            "whoever unpickles)",
+            detail=build_detail(args),
+            replacement_key="pickle",
+        )
+        permit = _permits.active("pickle")
+        if permit is not None and permit.subject is None:
             return self._application_permit(permit, finding)
         return finding
 
