@@ -464,6 +464,8 @@ CODE_USES = [
     ("bash --version", None),
     ("sh -c CMD", None),  # a command string: find_shell_command's case
     ("xargs sh", None),  # xargs appends the script operand
+    ("xargs -0 python3", None),
+    ("xargs -0 python3 -c CODE", "inline"),
     ("env -i PATH=/bin python3 -c CODE", "inline"),
     ("timeout 5 nice -n 3 perl -e CODE", "inline"),
     ("find . -name x -exec python -c CODE ;", "inline"),

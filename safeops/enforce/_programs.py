@@ -195,7 +195,7 @@ def _judge(words: list[str], appended: bool) -> CodeUse | None:
         return sqlite_code_use(program, args)
     for name in sorted(names & _SPECS.keys()):
         found = _inline_code(_SPECS[name], args)
-        if found is not None:
+        if found is not None and not (appended and found[0] == "stdin"):
             kind, text = found
             how = ("an interpreter given its program in an argument" if kind == "inline"
                    else "an interpreter reading its program from stdin")
