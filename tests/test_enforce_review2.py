@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from safeops.enforce._command_programs import sed_runs_commands
 from safeops.enforce._programs import find_code_use
 
 PRELUDE = """\
@@ -437,7 +438,7 @@ def test_block_and_warn_messages_never_carry_raw_control_characters(tmp_path: Pa
 # --- E4: the argument-vector knowledge, as a pure function ------------------------------
 
 CODE_USES = [
-    # (argv, expected kind or None)
+    # (argv split at spaces, "_" standing for a space inside one word; expected kind)
     ("python3 -c CODE", "inline"),
     ("python -IBc CODE", "inline"),
     ("python -W ignore -X dev -c CODE", "inline"),
@@ -486,6 +487,10 @@ CODE_USES = [
     ("awk -F: BEGIN{system(CMD)}", "command"),
     ("gawk -e BEGIN{x=1} -e END{print|CMD}", "command"),
     ("awk $1||$2", None),
+    ("awk /foo|bar/", None),
+    ("awk {print_\"a|b\"}", None),
+    ("awk x=a/2;print|CMD;y=b/3", "command"),
+    ("awk BEGIN{CMD|getline}", "command"),
     ("gawk --sandbox BEGIN{system(CMD)}", None),
     ("awk -f prog.awk file", None),
     ("awk -l ext BEGIN{}", "command"),
@@ -500,13 +505,17 @@ CODE_USES = [
     ("sed -i.e s/x/y/ file", None),
     ("sqlite3 db .shell", "command"),
     ("sqlite3 db .tables", None),
+    ("sqlite3 db .once_'|cmd'", "command"),
+    ("git clone ext::sh_-c_cmd dir", "command"),
+    ("php -f script.php", None),
+    ("php", "stdin"),
 ]
 
 
 @pytest.mark.parametrize(("command", "kind"), CODE_USES, ids=[c for c, _ in CODE_USES])
 def test_find_code_use_recognises_code_handed_to_programs(command: str, kind: str | None) -> None:
     """E4: each argument vector is classified as inline code, stdin code, a command, or none."""
-    found = find_code_use(command.split(" "))
+    found = find_code_use([word.replace("_", " ") for word in command.split(" ")])
     assert (found.kind if found is not None else None) == kind
 
 
@@ -516,6 +525,33 @@ def test_find_code_use_reports_the_inline_code() -> None:
                  ["env", "python3", "-Bc", "print(1)"]):
         found = find_code_use(argv)
         assert found is not None and found.text == "print(1)"
+
+
+SED_SCRIPTS = [
+    ("1e touch x", True),
+    ("/re/ e", True),
+    ("$!e", True),
+    ("1,5{e\n}", True),
+    ("s/a/b/w out\ne", True),
+    ("s|a|b|e", True),
+    ("s/a/b/;e", True),
+    ("s/e/E/g", False),
+    ("/e/d", False),
+    ("y/e/f/", False),
+    ("a text e", False),
+    ("a\\\ne not a command\np", False),
+    ("1i\\\nline one\\\ne line two", False),
+    ("# e comment\np", False),
+    ("b end\n:end", False),
+    ("s/[/]/x/", False),
+]
+
+
+@pytest.mark.parametrize(("script", "runs"), SED_SCRIPTS)
+def test_sed_script_parser_finds_the_e_command(script: str, runs: bool) -> None:
+    """E4: GNU sed's e command and s///e flag are found; text, labels, comments and
+    patterns containing the letter e are not commands."""
+    assert sed_runs_commands(script) is runs
 
 
 @given(st.lists(st.sampled_from(

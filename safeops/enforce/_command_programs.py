@@ -58,8 +58,12 @@ def _words(*items: str) -> frozenset[str]:
 
 
 #: awk program text that runs a command: system(), a pipe to or from a command
-#: (``print | "cmd"``, ``"cmd" | getline``, gawk's ``|&``), or an extension load.
+#: (``print | "cmd"``, ``"cmd" | getline``, gawk's ``|&``), or an extension load. Searched
+#: in the program without its string and regular-expression literals (``/a|b/``).
 _AWK_COMMAND = re.compile(r"\bsystem\s*\(|(?<!\|)\|(?!\|)|@load\b")
+#: After these characters an awk ``/`` starts a regular expression; after an operand
+#: (a name, a number, ``)``, ``]``) it divides.
+_AWK_REGEX_AFTER = frozenset("(,{};!~&|?:=+-*%<>^\n")
 
 #: git configuration keys whose value git runs as a command (lower case; subsections
 #: are matched loosely). ``alias.*`` only when the value starts with ``!``.
@@ -131,10 +135,34 @@ def awk_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
     if not sources and not from_file and operands:
         sources.append(operands[0])
     for source in sources:
-        if _AWK_COMMAND.search(source):
+        if _AWK_COMMAND.search(_awk_code_only(source)):
             return CodeUse("command", program, source,
                            "an awk program running commands (system(), pipes, @load)")
     return None
+
+
+def _awk_code_only(source: str) -> str:
+    """*source* with its string literals and regular-expression literals blanked out,
+    so a ``|`` in ``/a|b/`` or in ``"a|b"`` is not taken for a pipe. A ``/`` after an
+    operand is a division and is kept, so text between two divisions is still searched."""
+    kept: list[str] = []
+    previous = "\n"  # the last significant character kept
+    i, n = 0, len(source)
+    while i < n:
+        char = source[i]
+        if char == '"' or (char == "/" and previous in _AWK_REGEX_AFTER):
+            end = i + 1
+            while end < n and source[end] != char and source[end] != "\n":
+                end += 2 if source[end] == "\\" else 1
+            kept.append(" ")
+            previous = "x"  # a literal is an operand
+            i = end + 1
+            continue
+        kept.append(char)
+        if not char.isspace() or char == "\n":
+            previous = char
+        i += 1
+    return "".join(kept)
 
 
 def sed_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
@@ -212,6 +240,18 @@ def _skip_address(script: str, i: int) -> int:
     return i
 
 
+def _end_of_line(script: str, i: int, *, continued: bool) -> int:
+    """Index of the newline ending the argument that starts at *i*; with *continued*
+    (the text of ``a``, ``i``, ``c``), lines ending with a backslash go on."""
+    while True:
+        end = script.find("\n", i)
+        if end < 0:
+            return len(script)
+        if not (continued and script[i:end].endswith("\\")):
+            return end
+        i = end + 1
+
+
 def sed_runs_commands(script: str) -> bool:
     """True if the sed *script* has GNU sed's ``e`` command or an ``s`` command with the
     ``e`` flag (both run a shell command). A small parser of sed's command syntax:
@@ -248,8 +288,7 @@ def sed_runs_commands(script: str) -> bool:
             if command == "s" and "e" in script[flags_start:i]:
                 return True
         if command in "aicrRwWbtTv:" or (command == "s" and i < n and script[i] == "w"):
-            end = script.find("\n", i)
-            i = n if end < 0 else end
+            i = _end_of_line(script, i, continued=command in "aic")
     return False
 
 
@@ -276,6 +315,11 @@ def git_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
     return None
 
 
+#: A git URL whose transport is a command (``ext::sh -c ...``; git runs it when
+#: ``protocol.ext.allow`` permits, which a ``-c`` can set).
+_GIT_COMMAND_URL = re.compile(r"ext::", re.IGNORECASE)
+
+
 def _git_config(program: str, item: str) -> CodeUse | None:
     key, _, value = item.partition("=")
     key = key.strip().lower()
@@ -292,6 +336,9 @@ def _git_config(program: str, item: str) -> CodeUse | None:
 
 
 def _git_subcommand(program: str, sub: str, rest: Sequence[str]) -> CodeUse | None:
+    for arg in rest:
+        if _GIT_COMMAND_URL.match(arg.partition("=")[2] or arg):
+            return CodeUse("command", program, arg, "a git ext:: URL runs a command")
     if sub == "filter-branch" or (sub, rest[:1]) in (("submodule", ["foreach"]),
                                                      ("bisect", ["run"])):
         return CodeUse("command", program, " ".join([sub, *rest]),
@@ -313,10 +360,17 @@ def _git_subcommand(program: str, sub: str, rest: Sequence[str]) -> CodeUse | No
     return None
 
 
+#: sqlite3 dot-commands that run a command: .shell/.system, and output or input piped
+#: through one (``.once '|cmd'``, ``.output |cmd``, ``.import '|cmd' t``, ``.read '|cmd'``).
+_SQLITE_COMMAND = re.compile(
+    r"(^|\n)\s*\.(shell|system)\b|(^|\n)\s*\.(once|output|import|read)\s+(-\S+\s+)*['\"]?\|"
+)
+
+
 def sqlite_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
-    """sqlite3 arguments after the database are SQL or dot-commands: ``.shell`` and
-    ``.system`` run a command."""
+    """sqlite3 arguments after the database are SQL or dot-commands: ``.shell``,
+    ``.system`` and piped ``.once``/``.output``/``.import``/``.read`` run a command."""
     for arg in args[1:]:
-        if re.search(r"(^|\n)\s*\.(shell|system)\b", arg):
+        if _SQLITE_COMMAND.search(arg):
             return CodeUse("command", program, arg, "sqlite3 .shell/.system runs a command")
     return None

@@ -101,7 +101,7 @@ _NODE = _Spec(code_words=_words("-e", "--eval", "-p", "--print"), code_letters="
                                   "--env-file", "--conditions", "--input-type"),
               valued_letters="rC", stdin=True)
 _PHP = _Spec(code_words=_words("-r", "-B", "-R", "-E"), code_letters="rBRE",
-             valued_letters="cdfFtz", exit_words=_words("--version", "--help", "-h", "-v",
+             valued_letters="cdFtz", exit_words=_words("--version", "--help", "-h", "-v",
                                                         "-i", "-m"), stdin=True)
 _LUA = _Spec(code_words=_words("-e"), code_letters="e", valued_letters="l", stdin=True)
 _E = _Spec(code_words=_words("-e", "--eval"))
