@@ -289,6 +289,12 @@ def application_spawning_around_template_rendering():
 @outcome
 def template_calling_popen_directly():
     jinja2.Template("{{ popen(['true']).wait() }}").render(popen=subprocess.Popen)
+
+@outcome
+def sandboxed_template_calling_popen_directly():
+    import jinja2.sandbox
+    environment = jinja2.sandbox.SandboxedEnvironment()
+    environment.from_string("{{ popen(['true']).wait() }}").render(popen=subprocess.Popen)
 """
 
 
@@ -300,6 +306,7 @@ def test_templates_spawn_only_through_application_helpers(tmp_path: Path) -> Non
     assert results["template_calling_an_application_helper_that_spawns"] == "ok"
     assert results["application_spawning_around_template_rendering"] == "ok"
     assert results["template_calling_popen_directly"] == "blocked process.template"
+    assert results["sandboxed_template_calling_popen_directly"] == "blocked process.template"
 
 
 # --- E11: fexecve --------------------------------------------------------------------

@@ -27,8 +27,9 @@ __all__ = ["ProcessVerdict", "code_author", "judge_process", "template_frame"]
 
 
 #: Frames between template code and the callable it calls: jinja2 compiles
-#: ``{{ f(x) }}`` to ``context.call(f, x)`` (jinja2.runtime.Context.call).
-_TEMPLATE_CALLERS: Final = frozenset({("jinja2.runtime", "call")})
+#: ``{{ f(x) }}`` to ``context.call(f, x)`` (jinja2.runtime.Context.call), which a
+#: sandboxed environment routes through ``SandboxedEnvironment.call``.
+_TEMPLATE_CALLERS: Final = frozenset({("jinja2.runtime", "call"), ("jinja2.sandbox", "call")})
 #: The ``co_filename`` jinja2 gives a template compiled from a string.
 _TEMPLATE_FILENAME: Final = "<template>"
 #: How much of a trusted frame's locals is searched for the inline code it was handed.
