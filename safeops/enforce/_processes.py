@@ -32,7 +32,8 @@ __all__ = ["ProcessVerdict", "code_author", "judge_process", "template_frame"]
 _TEMPLATE_CALLERS: Final = frozenset({("jinja2.runtime", "call"), ("jinja2.sandbox", "call")})
 #: The ``co_filename`` jinja2 gives a template compiled from a string.
 _TEMPLATE_FILENAME: Final = "<template>"
-#: How much of a trusted frame's locals is searched for the inline code it was handed.
+#: How deep and how many values of a frame's arguments (and locals) are searched for the
+#: inline code it was handed, or for a process function it holds.
 _SEARCH_DEPTH: Final = 4
 _SEARCH_BUDGET: Final = 400
 _CO_VARARGS: Final = 0x04
@@ -226,8 +227,8 @@ def judge_process(
     docstring): template code starting a process (``process.template``), programs
     running a command (``process.shell``), interpreters given code that code the policy
     restricts wrote (``process.code``). *caller* is the first frame outside the process
-    plumbing; multiprocessing starting its own interpreters is exempt (their ``-c``
-    program is multiprocessing's)."""
+    plumbing. The caller checks multiprocessing's own worker starts first (their ``-c``
+    program is multiprocessing's) and exempts them."""
     if caller is not None:
         template = template_frame(caller)
         if template is not None:
