@@ -95,6 +95,10 @@ REPLACEMENTS: Final = {
     "for data, safe_exec() for scripts",
     "process.shell": "run_cmd([...]) with an argument list (no shell)",
     "process.spawn": "run_cmd([...])",
+    "process.code": "a script file run with run_cmd([...]) (Program(..., unsafe_allow_code=True)), "
+    "or safe_eval()/safe_exec() for code that comes from data",
+    "process.template": "a reviewed helper function handed to the template, which calls "
+    "run_cmd([...])",
     "native": "a reviewed extension module, or a scoped safeops.permit('native', reason=...)",
     "escape": "nothing: logged for review",
 }
@@ -378,51 +382,41 @@ class Rules:
             command = argv[0] if argv else ""
         else:
             command = self._shell_command(executable, argv)
-        permit = _permits.active("process")
-        caller = first_frame(frame, _PROCESS_PLUMBING)
-        if command is None and type(args[0] if args else None) is int and executable is None:
+        path = args[0] if args else None
+        unnamed_fd = event == "os.exec" and executable is None and type(path) is int
+        if command is None and unnamed_fd:
             command = dash_c_command(argv)  # fexecve of a file that cannot be named
+        caller = first_frame(frame, _PROCESS_PLUMBING)
+        where = site_of(caller) if caller is not None else None
         if command is not None:
-            finding = self._finding(
-                rule="process.shell",
-                category="process",
-                event=event,
-                level="enforce",
-                where=site_of(caller) if caller is not None else None,
-                why="a shell is given a command string (judged by what runs, whoever asks)",
-                detail=command,
-                replacement_key="process.shell",
+            finding = self._process_finding(
+                event,
+                "process.shell",
+                where,
+                "a shell is given a command string (judged by what runs, whoever asks)",
+                command,
             )
+        elif caller is not None and is_worker_start(caller):
+            return None  # multiprocessing starting its own worker interpreters
         else:
-            if caller is not None and is_worker_start(caller):
-                return None  # multiprocessing starting its own worker interpreters
             verdict = judge_process(executable, argv, caller, self.policy)
             if verdict is not None:
-                finding = self._finding(
-                    rule=verdict.rule,
-                    category="process",
-                    event=event,
-                    level="enforce",
-                    where=verdict.site,
-                    why=verdict.why,
-                    detail=verdict.detail,
-                    replacement_key="process.shell",
+                finding = self._process_finding(
+                    event, verdict.rule, verdict.site, verdict.why, verdict.detail
                 )
-            elif level == "all":
-                if caller is not None and is_interpreter_machinery(caller, self.policy):
-                    return None
-                finding = self._finding(
-                    rule="process.spawn",
-                    category="process",
-                    event=event,
-                    level="enforce",
-                    where=site_of(caller) if caller is not None else None,
-                    why="this policy refuses processes not started by run_cmd",
-                    detail=" ".join(argv) if argv else executable,
-                    replacement_key="process.spawn",
-                )
-            else:
+            elif level != "all" or (
+                caller is not None and is_interpreter_machinery(caller, self.policy)
+            ):
                 return None
+            else:
+                finding = self._process_finding(
+                    event,
+                    "process.spawn",
+                    where,
+                    "this policy refuses processes not started by run_cmd",
+                    " ".join(argv) if argv else executable,
+                )
+        permit = _permits.active("process")
         program = executable if executable is not None else (argv[0] if argv else None)
         if permit is not None and (
             permit.subject is None or same_program(permit.subject, program)
@@ -436,35 +430,43 @@ class Rules:
         caller = first_frame(frame, _PROCESS_PLUMBING)
         template = template_frame(caller) if caller is not None else None
         if template is not None:
-            finding = self._finding(
-                rule="process.template",
-                category="process",
-                event=event,
-                level="enforce",
-                where=site_of(template),
-                why="template code forks the process (server-side template injection)",
-                detail=event,
-                replacement_key="process.spawn",
+            finding = self._process_finding(
+                event,
+                "process.template",
+                site_of(template),
+                "template code forks the process (server-side template injection)",
+                event,
             )
         elif self.policy.process != "all" or (
             caller is not None and is_interpreter_machinery(caller, self.policy)
         ):
             return None
         else:
-            finding = self._finding(
-                rule="process.spawn",
-                category="process",
-                event=event,
-                level="enforce",
-                where=site_of(caller) if caller is not None else None,
-                why="this policy refuses processes not started by run_cmd",
-                detail=event,
-                replacement_key="process.spawn",
+            finding = self._process_finding(
+                event,
+                "process.spawn",
+                site_of(caller) if caller is not None else None,
+                "this policy refuses processes not started by run_cmd",
+                event,
             )
         permit = _permits.active("process")
         if permit is not None and permit.subject is None:
             return self._application_permit(permit, finding)
         return finding
+
+    def _process_finding(
+        self, event: str, rule: str, where: CallSite | None, why: str, detail: object
+    ) -> Finding:
+        return self._finding(
+            rule=rule,
+            category="process",
+            event=event,
+            level="enforce",
+            where=where,
+            why=why,
+            detail=detail,
+            replacement_key=rule,
+        )
 
     def _shell_command(self, executable: str | None, argv: list[str]) -> str | None:
         if executable is not None and argv:
