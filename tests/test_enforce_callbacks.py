@@ -227,3 +227,56 @@ def test_calls_by_name_counts_closure_names() -> None:
         local_runner()
 
     assert _attribution._calls_by_name(caller.__code__, local_runner.__code__, [])
+
+
+IMPORTS = """\
+import json, sys
+import safeops
+HANDLE = safeops.enforce("block")
+import hypothesis, jinja2, pydantic, pytest, yaml
+jinja2.Environment().from_string("{{ 1 + 1 }}")
+print("RESULT " + json.dumps(HANDLE.records(), default=str))
+"""
+
+
+def test_installed_packages_import_under_block_mode(tmp_path: Path) -> None:
+    """Libraries whose module code builds typing constructs with string forward
+    references (jinja2's TypeVar bound, hypothesis' Optional["..."]) import cleanly:
+    module-level code holds definitions, not callbacks (attack review 2, F3; 3.12+)."""
+    result = _run(IMPORTS, tmp_path)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, result.stderr
+    assert json.loads(lines[-1][len("RESULT ") :]) == []
+
+
+PDB = """\
+import safeops
+safeops.enforce("block")
+
+def inspect_me():
+    x = 41
+    breakpoint()
+    return x
+
+inspect_me()
+"""
+
+
+def test_pdb_print_commands_work_under_block_mode(tmp_path: Path) -> None:
+    """pdb evaluates what its user types (p, pp, whatis) through its own do_* methods:
+    the debugger dispatching to itself is not a callback (attack review 2, P1)."""
+    path = tmp_path / "debugged.py"
+    path.write_text(PDB, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(path)],
+        input="p x + 1\npp [x]\nwhatis x\nc\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**__import__("os").environ, "PYTHONBREAKPOINT": "pdb.set_trace"},
+    )
+    assert "42" in result.stdout
+    assert "[41]" in result.stdout
+    assert "<class 'int'>" in result.stdout
+    assert "BlockedOperation" not in result.stdout + result.stderr

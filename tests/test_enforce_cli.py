@@ -48,6 +48,24 @@ def test_module_runs_with_dash_m(tmp_path: Path) -> None:
     assert result.stdout.strip() == "__main__ ['x']"
 
 
+def test_console_script_runs_a_local_module_like_python_dash_m(tmp_path: Path) -> None:
+    """The `safeops` console script puts the current directory first on sys.path for
+    `-m`, as `python -m` does (local modules, test plugins; attack review 2, P5)."""
+    write(tmp_path / "localtool.py", "print('local module ran')\n")
+    script = Path(sys.executable).with_name("safeops")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "safeops"]
+    result = subprocess.run(
+        [*command, "run", "--no-summary", "--", "-m", "localtool"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "local module ran"
+
+
 def test_enforcement_is_active_before_the_programs_imports(tmp_path: Path) -> None:
     """A module that shells out at import time is blocked during the import."""
     write(tmp_path / "noisy.py", "import os\nos.system('true')\n")

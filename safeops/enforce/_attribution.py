@@ -34,12 +34,22 @@ import _pickle
 import builtins
 import contextlib
 import functools
+import itertools
 import marshal
+import operator
 import os
 import pickle
 import sys
 from dataclasses import dataclass
-from types import CodeType, FrameType, FunctionType, MemberDescriptorType, MethodType
+from types import (
+    CodeType,
+    FrameType,
+    FunctionType,
+    GetSetDescriptorType,
+    MemberDescriptorType,
+    MethodType,
+    ModuleType,
+)
 from typing import Final
 
 from safeops.enforce._annotations import refusal
@@ -88,6 +98,11 @@ _UNPICKLERS: Final = frozenset(
 _UNPICKLER_NAMES: Final = frozenset({"loads", "load", "_loads", "_load", "Unpickler"})
 _CO_VARARGS: Final = 0x04
 _CO_VARKEYWORDS: Final = 0x08
+_CO_NEWLOCALS: Final = 0x02
+#: How many items of a list or tuple local are searched for a held callable.
+_MAX_ITEMS: Final = 32
+#: C iterators that call the function they were built with (``map(timeit.timeit, t)``).
+_CALLING_ITERATORS: Final = frozenset({map, filter, itertools.starmap})
 _MISSING: Final = object()
 _HANDED_CALLABLE: Final = object()
 #: Aliases under which trusted code calls the code-running builtins by name (six's
@@ -368,40 +383,70 @@ def _is_own_default(frame: FrameType, value: object) -> bool:
     return False
 
 
-def _held(frame: FrameType) -> list[object]:
-    """What *frame* holds that it may call: its locals (arguments and closure cells
-    included), the items of tuple locals, and the attributes (``__dict__`` and
-    ``__slots__``) of its locals, each also unwrapped from ``functools.partial`` and
-    bound methods. Callback runners keep the callable they run in exactly these
-    places: ``self`` (``_WorkItem.run``, ``Thread.run``), a task tuple
-    (``multiprocessing.pool``), a popped entry (``sched``, ``weakref.finalize``'s
-    slotted ``_Info``), a closure (``ExitStack.callback``) or a local looked up by a
-    data-chosen name (dictConfig's ``"()"`` factory). Only C-level reads: no user
-    ``__getattr__``, property or ``__eq__`` runs inside the hook."""
+def _held(frame: FrameType, *, closures: bool = True, own: bool = True) -> list[object]:
+    """What *frame* holds that it may call: its locals (arguments and, with *closures*,
+    closure cells included), the items of tuple locals, and the attributes
+    (``__dict__`` and ``__slots__``) of its locals, each also unwrapped from
+    ``functools.partial``, bound methods, ``staticmethod``/``classmethod`` and the C
+    iterators that call a function (``map``, ``filter``, ``itertools.starmap``).
+    Callback runners keep the callable they run in exactly these places: ``self``
+    (``_WorkItem.run``, ``Thread.run``), a task tuple (``multiprocessing.pool``), a popped
+    entry (``sched``, ``weakref.finalize``'s slotted ``_Info``), a closure
+    (``ExitStack.callback``) or a local looked up by a data-chosen name (dictConfig's
+    ``"()"`` factory). A method of the frame's own ``self`` (``cmd.Cmd`` dispatching
+    ``do_*``) is the object's own code path, not something handed to it: left out;
+    without *own*, so is everything stored on ``self`` (typing's special forms keep their
+    implementation there).
+
+    Module-level and class-body frames hold nothing: their "locals" are a namespace of
+    definitions, not stored callbacks. Only C-level reads: no user ``__getattr__``,
+    property, ``__class__`` or ``__eq__`` runs inside the hook."""
+    code = frame.f_code
+    if not code.co_flags & _CO_NEWLOCALS:
+        return []
+    cells = frozenset(code.co_freevars) if not closures else frozenset()
+    local_values = frame.f_locals
+    owner = local_values.get(code.co_varnames[0]) if code.co_argcount else None
     held: list[object] = []
-    for value in list(frame.f_locals.values()):
-        held.append(value)
-        if type(value) is tuple:
-            held.extend(value)
+    for name, value in list(local_values.items()):
+        if name in cells or type(value) is ModuleType:
             continue
-        held.extend(_attributes(value))
+        held.append(value)
+        if type(value) is tuple or type(value) is list:
+            held.extend(value[:_MAX_ITEMS])  # positional arguments, task tuples
+            continue
+        if own or value is not owner:
+            held.extend(_attributes(value))
     unwrapped: list[object] = []
     for item in held:
-        if isinstance(item, functools.partial):
-            unwrapped.append(item.func)
-            unwrapped.extend(item.args)
-        elif type(item) is MethodType:
-            unwrapped.append(item.__func__)
+        kind = type(item)
+        if kind is functools.partial:
+            unwrapped.append(item.func)  # type: ignore[attr-defined]
+            unwrapped.extend(item.args)  # type: ignore[attr-defined]
+        elif kind is MethodType:
+            if owner is None or item.__self__ is not owner:  # type: ignore[attr-defined]
+                unwrapped.append(item.__func__)  # type: ignore[attr-defined]
+        elif kind is staticmethod or kind is classmethod:
+            unwrapped.append(item.__func__)  # type: ignore[attr-defined]
+        elif kind in _CALLING_ITERATORS:
+            with contextlib.suppress(Exception):
+                reduced = kind.__reduce__(item)
+                if type(reduced) is tuple and len(reduced) > 1 and type(reduced[1]) is tuple:
+                    unwrapped.extend(reduced[1][:1])
+        elif kind is operator.methodcaller:
+            with contextlib.suppress(Exception):
+                unwrapped.append(_MethodName(repr(item).partition("(")[2].partition(",")[0]))
     held.extend(unwrapped)
     return held
 
 
+class _MethodName(str):
+    """The method name an ``operator.methodcaller`` calls (from its C repr)."""
+
+
 def _attributes(value: object) -> list[object]:
-    try:  # object.__getattribute__: a class's own __getattr__ must not run here
-        state = object.__getattribute__(value, "__dict__")
-    except (AttributeError, TypeError):
-        state = None
     found: list[object] = []
+    state = _instance_dict(value)
     if type(state) is dict:
         for item in state.values():
             found.append(item)
@@ -416,6 +461,22 @@ def _attributes(value: object) -> list[object]:
                 except AttributeError:  # an empty slot
                     continue
     return found
+
+
+def _instance_dict(value: object) -> object:
+    """``value.__dict__`` through the C descriptor CPython gives instances; None when the
+    class defines ``__dict__`` itself (a property would run its code)."""
+    for klass in _MRO_OF(type(value)):
+        descriptor = type.__dict__["__dict__"].__get__(klass).get("__dict__")
+        if descriptor is None:
+            continue
+        if type(descriptor) is not GetSetDescriptorType:
+            return None
+        try:
+            return descriptor.__get__(value)
+        except (AttributeError, TypeError):
+            return None
+    return None
 
 
 def _slot_names(klass: type) -> tuple[str, ...]:
@@ -433,11 +494,29 @@ def _holds_unpickler(frame: FrameType) -> bool:
     return any(id(item) in _UNPICKLERS for item in _held(frame))
 
 
-def _holds_function(frame: FrameType, code: CodeType) -> bool:
-    """True if *frame* holds the function whose code is *code* (see :func:`_held`)."""
-    return any(
-        type(item) is FunctionType and item.__code__ is code for item in _held(frame)
-    )
+def _holds_function(
+    frame: FrameType, code: CodeType, *, closures: bool = True, own: bool = True
+) -> bool:
+    """True if *frame* holds a callable that runs *code* (see :func:`_held`): the
+    function itself, a class whose ``__init__``/``__new__`` it is, an instance whose
+    ``__call__`` it is, or a ``methodcaller`` of a method of that name."""
+    for item in _held(frame, closures=closures, own=own):
+        kind = type(item)
+        if kind is FunctionType:
+            if item.__code__ is code:  # type: ignore[attr-defined]
+                return True
+        elif kind is _MethodName:
+            if item == code.co_name:
+                return True
+        elif code.co_name in ("__init__", "__new__", "__call__"):
+            cls = item if issubclass(kind, type) else kind
+            if code.co_name != "__call__" and cls is kind:
+                continue  # an instance: only its __call__ runs when it is called
+            for klass in _MRO_OF(cls):
+                method = type.__dict__["__dict__"].__get__(klass).get(code.co_name)
+                if type(method) is FunctionType and method.__code__ is code:
+                    return True
+    return False
 
 
 _evaluator_codes: dict[str, frozenset[CodeType]] = {}
@@ -488,6 +567,19 @@ def _annotation_text(
     return None
 
 
+def _is_application(filename: str) -> bool:
+    """Whether code from *filename* is application code (not stdlib, installed or
+    safeops)."""
+    return frame_kind(filename, "") == "app"
+
+
+def _is_source_file(filename: str) -> bool:
+    """Code loaded from a Python source file, whose string constants a programmer wrote
+    (not ``<string>``, ``<template>`` or a template file: generated code's constants are
+    whatever text it was generated from)."""
+    return not filename.startswith("<") and filename.endswith((".py", ".pyw"))
+
+
 def _first_outside_stdlib(frame: FrameType | None) -> FrameType | None:
     """The first frame from *frame* outward in an installed package or the application
     (where a report helps the reader), if any."""
@@ -522,8 +614,11 @@ def attribute(
     innermost = True
     handed: object = _MISSING
     handed_all: list[object] = []
+    handed_builtin: object = _MISSING  # eval/exec/compile handed down as an argument
     inner: CodeType | None = None
     inner_values: list[object] = []
+    typing_inside = False  # the innermost frame is typing's own (ForwardRef, _type_check)
+    evaluators = _codes_of("typing") | _codes_of("inspect")
     while frame is not None:
         code = frame.f_code
         module = _module_of(frame)
@@ -532,9 +627,40 @@ def attribute(
             frame = frame.f_back
             continue
         values = _arguments(frame)
+        if not innermost and code in evaluators and not typing_inside:
+            # Code compiled or run *while an annotation is evaluated* (a yaml, sympy or
+            # jinja2 call, a timeit, reached from the annotation's own code): whatever
+            # the annotation called, no legitimate type expression compiles code.
+            return Attribution(
+                site_of(_first_outside_stdlib(frame) or frame),
+                False,
+                "code compiled while an annotation is evaluated: an annotation built "
+                "from data called something that runs code",
+            )
+        if innermost:
+            typing_inside = module == "typing" or code in evaluators
+        if handed_builtin is not _MISSING and not innermost:
+            if any(value is handed_builtin for value in values) or any(
+                type(value) is functools.partial and value.func is handed_builtin
+                for value in values
+            ):
+                frame = frame.f_back  # still passed down: its caller chose it
+                continue
+            handed_builtin = _MISSING
+            if not (
+                names.intersection(code.co_names) or _ALIASES.intersection(code.co_names)
+            ):
+                # eval/exec was handed down (a converter, a type= callback) by code that
+                # did not name it either: it came from a store or from data.
+                return Attribution(
+                    site_of(frame, kind),
+                    False,
+                    "eval/exec/compile was handed on as a callable by code that does not "
+                    "name it: the code that chose it is no longer on the stack",
+                )
         if innermost and kind == "stdlib":
             annotation = _annotation_text(frame, code, values, source, text)
-            reason = refusal(*annotation) if annotation is not None else None
+            reason = refusal(*annotation, _is_application) if annotation is not None else None
             if reason is not None:
                 # Whoever asked, the text is not a type: an annotation built from data
                 # (pydantic.create_model from a user schema, make_dataclass, TypedDict).
@@ -558,8 +684,10 @@ def attribute(
                     "dynamic code reached from an unpickling: the pickle data named the "
                     "code runner and supplied its source",
                 )
-            if any(id(value) in _CODE_RUNNERS for value in values):
+            runner = next((value for value in values if id(value) in _CODE_RUNNERS), None)
+            if runner is not None:
                 got = _HANDED_CALLABLE  # handed the builtin itself: its caller chose both
+                handed_builtin = runner
             elif kind != "import" and not _ALIASES.intersection(code.co_names):
                 # The builtin was called *by value*: a callback, a factory or a gadget
                 # chosen by other code or by data (sched, weakref.finalize, ExitStack,
@@ -584,6 +712,7 @@ def attribute(
             if (
                 type(handed) is str
                 and handed_all
+                and _is_source_file(code.co_filename)
                 and all(type(piece) is str and piece in code.co_consts for piece in handed_all)
             ):
                 return Attribution(
@@ -612,6 +741,20 @@ def attribute(
                     "on the stack",
                 )
             return Attribution(None, True, why)  # no call site needed: nothing is recorded
+        if (
+            inner is not None
+            and kind != "import"
+            and not _calls_by_name(code, inner, inner_values)
+            and _holds_function(frame, inner, closures=False, own=False)
+        ):
+            # It received the text and calls the runner it holds as a value (argparse's
+            # type= callback): the text runner was chosen by someone else.
+            return Attribution(
+                site_of(frame, kind),
+                False,
+                "a code runner was called as a stored callback or a callable named by "
+                "data, not by name, with text this code received",
+            )
         handed = got  # a trusted text runner: its caller chose the source
         also = _received_all(frame, values, source, text, got)
         if also:

@@ -89,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
         atexit.register(lambda: print(handle.summary(), file=sys.stderr))
     if target[0] == "-m":
         sys.argv = [target[1], *target[2:]]
+        # As `python -m`: the current directory first on the path (the console script
+        # started with its own bin directory there), so local modules and plugins import.
+        sys.path[0] = os.getcwd()
         runpy.run_module(target[1], run_name="__main__", alter_sys=True)
     else:
         script = target[0]
