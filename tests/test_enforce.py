@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import safeops
 from safeops import _permits
-from safeops.enforce import Policy, _attribution, load_policy
+from safeops.enforce import Policy, _attribution, _locations, load_policy
 from safeops.enforce._attribution import attribute
 from safeops.enforce._policy import LEVELS, PROCESS_LEVELS, policy_from_mapping
 from safeops.enforce._report import Reporter
@@ -607,5 +607,5 @@ def test_a_site_packages_component_alone_does_not_make_code_installed() -> None:
     application code (attack review 2026-11-28, E11); real package directories are not."""
     import pydantic
 
-    assert _attribution._classify("/srv/site-packages/app/views.py", "app.views") == "app"
-    assert _attribution._classify(pydantic.__file__, "pydantic") == "site"
+    assert _locations._classify("/srv/site-packages/app/views.py", "app.views") == "app"
+    assert _locations._classify(pydantic.__file__, "pydantic") == "site"

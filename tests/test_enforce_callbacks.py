@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, ClassVar
 
-from safeops.enforce import _attribution
+from safeops.enforce import _holders
 
 LEGITIMATE = """\
 import json, sys, typing
@@ -171,7 +171,7 @@ def test_held_finds_callbacks_in_slots_tuples_partials_and_closures() -> None:
         def closure() -> object:
             return record
         _ = closure
-        return _attribution._held(sys._getframe())
+        return _holders.held(sys._getframe())
 
     sentinel_a, sentinel_b, sentinel_c = object(), object(), object()
     held = runner(_Slotted(sentinel_a), (sentinel_b,), functools.partial(print, sentinel_c))
@@ -186,7 +186,7 @@ def test_held_runs_no_user_attribute_code() -> None:
     _Tricky.calls.clear()
 
     def runner(value: object) -> list[object]:
-        return _attribution._held(sys._getframe())
+        return _holders.held(sys._getframe())
 
     runner(_Tricky())
     assert _Tricky.calls == []
@@ -213,8 +213,8 @@ def test_calls_by_name_recognises_constructors_through_a_base_class_name() -> No
     """Code naming a base class calls a subclass instance's __init__ by name; code that
     calls a value it was handed does not."""
     init_code = _Base.__init__.__code__
-    assert _attribution._calls_by_name(_builds_through_the_base.__code__, init_code, [_Child()])
-    assert not _attribution._calls_by_name(_calls_a_value.__code__, init_code, [_Child()])
+    assert _holders.calls_by_name(_builds_through_the_base.__code__, init_code, [_Child()])
+    assert not _holders.calls_by_name(_calls_a_value.__code__, init_code, [_Child()])
 
 
 def test_calls_by_name_counts_closure_names() -> None:
@@ -226,7 +226,7 @@ def test_calls_by_name_counts_closure_names() -> None:
     def caller() -> None:
         local_runner()
 
-    assert _attribution._calls_by_name(caller.__code__, local_runner.__code__, [])
+    assert _holders.calls_by_name(caller.__code__, local_runner.__code__, [])
 
 
 IMPORTS = """\

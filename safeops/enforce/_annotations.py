@@ -30,10 +30,10 @@ import ast
 import builtins
 import sys
 from collections.abc import Callable, Mapping
-from types import FunctionType, ModuleType
+from types import CodeType, FrameType, FunctionType, ModuleType
 from typing import Final
 
-__all__ = ["refusal"]
+__all__ = ["annotation_text", "evaluator_codes_of", "refusal"]
 
 _TYPE_NODES: Final = (
     ast.Expression, ast.Name, ast.Load, ast.Attribute, ast.Subscript, ast.Tuple, ast.List,
@@ -210,3 +210,51 @@ def _callee_refusal(
 
 def _top(module: object) -> str:
     return module.partition(".")[0] if type(module) is str else ""
+
+
+_evaluator_codes: dict[str, frozenset[CodeType]] = {}
+
+
+def evaluator_codes_of(module_name: str) -> frozenset[CodeType]:
+    """The code objects of a module's annotation evaluator (with nested comprehension
+    code), once the module is imported (never imported here)."""
+    codes = _evaluator_codes.get(module_name)
+    if codes is not None:
+        return codes
+    module = sys.modules.get(module_name)
+    if module is None:
+        return frozenset()
+    if module_name == "typing":
+        function = vars(vars(module)["ForwardRef"]).get("_evaluate")
+    else:
+        function = vars(module).get("get_annotations")
+    if type(function) is not FunctionType:
+        codes = frozenset()
+    else:
+        top = function.__code__
+        codes = frozenset({top, *(c for c in top.co_consts if type(c) is CodeType)})
+    _evaluator_codes[module_name] = codes
+    return codes
+
+
+def annotation_text(
+    frame: FrameType, code: CodeType, values: list[object], source: object, text: str | None
+) -> tuple[object, tuple[object, ...]] | None:
+    """If *frame* is an annotation evaluator about to run *source*, the annotation text
+    and the namespaces it will be evaluated in: ``typing.ForwardRef._evaluate`` (the
+    ``exec`` of a ForwardRef's code; used by ``get_type_hints`` and pydantic) or
+    ``inspect.get_annotations(eval_str=True)`` (the ``compile`` of the string)."""
+    local_values = frame.f_locals
+    if code in evaluator_codes_of("typing"):
+        forward = values[0] if values else None
+        forward_type = vars(sys.modules["typing"])["ForwardRef"]
+        if not isinstance(forward, forward_type):
+            return None
+        slots = vars(forward_type)
+        if slots["__forward_code__"].__get__(forward) is not source:
+            return None
+        namespaces = (local_values.get("localns"), local_values.get("globalns"))
+        return slots["__forward_arg__"].__get__(forward), namespaces
+    if text is not None and code in evaluator_codes_of("inspect"):
+        return text, (local_values.get("locals"), local_values.get("globals"))
+    return None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import BuiltinFunctionType, FrameType, FunctionType
 from typing import Final
 
-from safeops.enforce._attribution import CallSite, site_of, trust_of
+from safeops.enforce._locations import CallSite, site_of, trust_of
 from safeops.enforce._policy import Policy
 from safeops.enforce._programs import find_code_use
 

@@ -32,15 +32,9 @@ from types import CodeType, FrameType
 from typing import Final
 
 from safeops import _permits
-from safeops.enforce._attribution import (
-    Attribution,
-    CallSite,
-    attribute,
-    first_frame,
-    site_of,
-    trust_of,
-)
+from safeops.enforce._attribution import Attribution, attribute
 from safeops.enforce._class_guard import BUILD_CLASS_EVENT, build_detail, guard_classes
+from safeops.enforce._locations import CallSite, first_frame, site_of, trust_of
 from safeops.enforce._policy import Level, Policy
 from safeops.enforce._processes import judge_process, template_frame
 from safeops.enforce._subjects import (

@@ -14,7 +14,7 @@ from collections.abc import Container
 from types import FrameType
 from typing import Final
 
-from safeops.enforce._attribution import site_of
+from safeops.enforce._locations import site_of
 from safeops.enforce._policy import Policy
 
 __all__ = [
