@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from types import CodeType, FrameType, FunctionType, ModuleType
 from typing import Final
 
-__all__ = ["annotation_text", "evaluator_codes_of", "refusal"]
+__all__ = ["annotation_text", "evaluator_codes", "evaluator_codes_of", "refusal"]
 
 _TYPE_NODES: Final = (
     ast.Expression, ast.Name, ast.Load, ast.Attribute, ast.Subscript, ast.Tuple, ast.List,
@@ -258,3 +258,15 @@ def annotation_text(
     if text is not None and code in evaluator_codes_of("inspect"):
         return text, (local_values.get("locals"), local_values.get("globals"))
     return None
+
+
+def evaluator_codes() -> frozenset[CodeType]:
+    """The code objects of every annotation evaluator imported so far (cached once both
+    typing and inspect are imported)."""
+    both = _evaluator_codes.get("*")
+    if both is not None:
+        return both
+    codes = evaluator_codes_of("typing") | evaluator_codes_of("inspect")
+    if "typing" in _evaluator_codes and "inspect" in _evaluator_codes:
+        _evaluator_codes["*"] = codes
+    return codes

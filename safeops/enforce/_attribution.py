@@ -44,7 +44,7 @@ from types import (
 )
 from typing import Final
 
-from safeops.enforce._annotations import annotation_text, evaluator_codes_of, refusal
+from safeops.enforce._annotations import annotation_text, evaluator_codes, refusal
 from safeops.enforce._holders import calls_by_name, holds_function, holds_unpickler
 from safeops.enforce._locations import (
     CallSite,
@@ -210,7 +210,7 @@ def attribute(
     inner: CodeType | None = None
     inner_values: list[object] = []
     typing_inside = False  # the innermost frame is typing's own (ForwardRef, _type_check)
-    evaluators = evaluator_codes_of("typing") | evaluator_codes_of("inspect")
+    evaluators = evaluator_codes()
     while frame is not None:
         code = frame.f_code
         module = module_of(frame)

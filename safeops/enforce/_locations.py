@@ -123,11 +123,25 @@ def _classify(filename: str, module: str) -> str:
 _SITE_NAMES: Final = frozenset({"site-packages", "dist-packages"})
 
 
+_site_cache: list[tuple[tuple[object, ...], tuple[str, ...]]] = []
+
+
 def _site_dirs() -> tuple[str, ...]:
     """The installed-package directories: those ``site`` set up and the
     ``site-packages``/``dist-packages`` entries of ``sys.path`` (venvs, user site,
     ``--target`` installs). Not any path that merely contains such a component: an
-    application under ``/srv/site-packages/app`` is application code."""
+    application under ``/srv/site-packages/app`` is application code. Recomputed only
+    when ``sys.path`` changes (resolving symlinks costs system calls, and every newly
+    imported module's file is classified)."""
+    key = tuple(sys.path)
+    if _site_cache and _site_cache[0][0] == key:
+        return _site_cache[0][1]
+    dirs = _compute_site_dirs()
+    _site_cache[:] = [(key, dirs)]
+    return dirs
+
+
+def _compute_site_dirs() -> tuple[str, ...]:
     candidates: list[object] = list(sys.path)
     site = sys.modules.get("site")
     if site is not None:
