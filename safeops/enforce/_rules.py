@@ -27,15 +27,15 @@ from __future__ import annotations
 import ast
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import CodeType, FrameType
 from typing import Final
 
 from safeops import _permits
-from safeops.enforce._attribution import Attribution, attribute
+from safeops.enforce._attribution import attribute
 from safeops.enforce._class_guard import BUILD_CLASS_EVENT, build_detail, guard_classes
+from safeops.enforce._findings import Finding, application_permit, make_finding
 from safeops.enforce._locations import CallSite, first_frame, site_of, trust_of
-from safeops.enforce._policy import Level, Policy
+from safeops.enforce._policy import Policy
 from safeops.enforce._processes import judge_process, template_frame
 from safeops.enforce._subjects import (
     FORK_EXEC_EVENT,
@@ -47,7 +47,6 @@ from safeops.enforce._subjects import (
     process_subject,
     same_program,
 )
-from safeops.errors import quote
 
 __all__ = ["FORK_EXEC_EVENT", "PROBE_EVENT", "SUBINTERPRETER_EVENT", "Finding", "Rules"]
 
@@ -79,53 +78,6 @@ _COMPILE_NAMES: Final = frozenset({"compile", "exec", "eval"})
 _EXEC_NAMES: Final = frozenset({"exec", "eval"})
 _MARSHAL_NAMES: Final = frozenset({"loads", "load"})
 _AST_PARSE_CODE: Final = ast.parse.__code__
-_DETAIL_LIMIT: Final = 200
-
-REPLACEMENTS: Final = {
-    "pickle": "safeops.serialize (new data) or safeops.serialize.legacy with an explicit "
-    "allow-list (old pickles)",
-    "marshal": "safeops.serialize; marshal is for the import system's own .pyc files",
-    "dynamic_code": "safe_eval()/compile_expr() for expressions, safe_eval(mode='literal') "
-    "for data, safe_exec() for scripts",
-    "process.shell": "run_cmd([...]) with an argument list (no shell)",
-    "process.spawn": "run_cmd([...])",
-    "process.code": "a script file run with run_cmd([...]) (Program(..., unsafe_allow_code=True)), "
-    "or safe_eval()/safe_exec() for code that comes from data",
-    "process.template": "a reviewed helper function handed to the template, which calls "
-    "run_cmd([...])",
-    "native": "a reviewed extension module, or a scoped safeops.permit('native', reason=...)",
-    "escape": "nothing: logged for review",
-}
-
-
-def _printable_detail(detail: object) -> str:
-    """*detail* as one bounded, printable line for messages, warnings and the report.
-
-    Text that is printable and short is kept as written (commands stay readable); any
-    control or other non-printable character (newline, ANSI escape, bidi override) is
-    repr-escaped in place, so attacker text cannot forge log lines or recolour a terminal
-    (attack review 2026-11-28, E12). Long text and other objects are ``quote()``d."""
-    if isinstance(detail, str) and len(detail) <= _DETAIL_LIMIT:
-        if detail.isprintable():
-            return detail
-        return "".join(char if char.isprintable() else repr(char)[1:-1] for char in detail)
-    return quote(detail, _DETAIL_LIMIT)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One rule outcome worth recording: a violation, or an application permit used."""
-
-    rule: str
-    category: str
-    event: str
-    level: Level
-    site: CallSite | None
-    why: str
-    detail: str
-    replacement: str
-    permit: _permits.Permit | None = None
-
 
 _Handler = Callable[[str, tuple[object, ...], FrameType | None], "Finding | None"]
 
@@ -182,37 +134,6 @@ class Rules:
 
     # --- helpers ---------------------------------------------------------------------
 
-    def _finding(
-        self,
-        *,
-        rule: str,
-        category: str,
-        event: str,
-        level: Level,
-        where: Attribution | CallSite | None,
-        why: str,
-        detail: object,
-        replacement_key: str,
-    ) -> Finding:
-        site = where.site if isinstance(where, Attribution) else where
-        return Finding(
-            rule=rule,
-            category=category,
-            event=event,
-            level=level,
-            site=site,
-            why=why,
-            detail=_printable_detail(detail),
-            replacement=REPLACEMENTS[replacement_key],
-        )
-
-    def _application_permit(self, permit: _permits.Permit, finding: Finding) -> Finding | None:
-        """Events allowed by safeops' own permits are not recorded; an application's
-        scoped exceptions are (that is the point of logging them)."""
-        if permit.origin != "application":
-            return None
-        return Finding(**{**finding.__dict__, "permit": permit})
-
     # --- deserialization ---------------------------------------------------------------
 
     def _safe_global_args(self, args: tuple[object, ...]) -> bool:
@@ -239,7 +160,7 @@ class Rules:
             and (site.module, site.function) in _IPC_READS
         ):
             return None  # the interpreter's own IPC between its worker processes
-        finding = self._finding(
+        finding = make_finding(
             rule="pickle.global",
             category="pickle",
             event=event,
@@ -252,7 +173,7 @@ class Rules:
         )
         permit = _permits.active("pickle")
         if permit is not None and pickle_permit_covers(permit.subject, module, name):
-            return self._application_permit(permit, finding)
+            return application_permit(permit, finding)
         return finding
 
     def pickle_build_class(
@@ -262,7 +183,7 @@ class Rules:
         if self.policy.pickle == "off":
             return None
         caller = first_frame(frame, _PICKLE_PLUMBING)
-        finding = self._finding(
+        finding = make_finding(
             rule="pickle.build_class",
             category="pickle",
             event=event,
@@ -276,7 +197,7 @@ class Rules:
         )
         permit = _permits.active("pickle")
         if permit is not None and permit.subject is None:
-            return self._application_permit(permit, finding)
+            return application_permit(permit, finding)
         return finding
 
     def marshal(
@@ -288,7 +209,7 @@ class Rules:
         attribution = attribute(frame, data, self.policy, names=_MARSHAL_NAMES)
         if attribution.trusted:
             return None
-        finding = self._finding(
+        finding = make_finding(
             rule="marshal.loads",
             category="dynamic_code",
             event=event,
@@ -300,7 +221,7 @@ class Rules:
         )
         permit = _permits.active("dynamic_code") or _permits.active("pickle")
         if permit is not None and (permit.subject is None or permit.subject is data):
-            return self._application_permit(permit, finding)
+            return application_permit(permit, finding)
         return finding
 
     # --- dynamic code ------------------------------------------------------------------
@@ -323,7 +244,7 @@ class Rules:
         attribution = attribute(frame, source, self.policy, names=_COMPILE_NAMES, match_text=True)
         if attribution.trusted:
             return None
-        finding = self._finding(
+        finding = make_finding(
             rule="dynamic_code.compile",
             category="dynamic_code",
             event=event,
@@ -334,7 +255,7 @@ class Rules:
             replacement_key="dynamic_code",
         )
         if permit is not None and code_permit_covers(permit.subject, source):
-            return self._application_permit(permit, finding)
+            return application_permit(permit, finding)
         return finding
 
     def exec(self, event: str, args: tuple[object, ...], frame: FrameType | None) -> Finding | None:
@@ -348,7 +269,7 @@ class Rules:
         if attribution.trusted:
             return None
         name = code.co_name if isinstance(code, CodeType) else type(code).__name__
-        finding = self._finding(
+        finding = make_finding(
             rule="dynamic_code.exec",
             category="dynamic_code",
             event=event,
@@ -359,7 +280,7 @@ class Rules:
             replacement_key="dynamic_code",
         )
         if permit is not None:
-            return self._application_permit(permit, finding)
+            return application_permit(permit, finding)
         return finding
 
     # --- processes ---------------------------------------------------------------------
@@ -415,7 +336,7 @@ class Rules:
         if permit is not None and (
             permit.subject is None or same_program(permit.subject, program)
         ):
-            return self._application_permit(permit, finding)
+            return application_permit(permit, finding)
         return finding
 
     def fork(self, event: str, args: tuple[object, ...], frame: FrameType | None) -> Finding | None:
@@ -445,13 +366,13 @@ class Rules:
             )
         permit = _permits.active("process")
         if permit is not None and permit.subject is None:
-            return self._application_permit(permit, finding)
+            return application_permit(permit, finding)
         return finding
 
     def _process_finding(
         self, event: str, rule: str, where: CallSite | None, why: str, detail: object
     ) -> Finding:
-        return self._finding(
+        return make_finding(
             rule=rule,
             category="process",
             event=event,
@@ -484,7 +405,7 @@ class Rules:
         if trusted:
             return None
         detail = args[-1] if event != "ctypes.dlopen" else (args[0] if args else None)
-        finding = self._finding(
+        finding = make_finding(
             rule="native.ctypes",
             category="native",
             event=event,
@@ -496,7 +417,7 @@ class Rules:
         )
         permit = _permits.active("native")
         if permit is not None:
-            return self._application_permit(permit, finding)
+            return application_permit(permit, finding)
         return finding
 
     def interpreter(
@@ -505,7 +426,7 @@ class Rules:
         if self.policy.interpreters == "off":
             return None
         caller = first_frame(frame, _NO_PLUMBING)
-        finding = self._finding(
+        finding = make_finding(
             rule="interpreter.create",
             category="native",
             event=event,
@@ -517,7 +438,7 @@ class Rules:
         )
         permit = _permits.active("native")
         if permit is not None:
-            return self._application_permit(permit, finding)
+            return application_permit(permit, finding)
         return finding
 
     def escape(
@@ -534,7 +455,7 @@ class Rules:
         if event != "sys.addaudithook" and trust_of(site.kind, site.module, self.policy)[0]:
             return None
         rule = {"code.__new__": "escape.code_new", "object.__setattr__": "escape.set_code"}
-        return self._finding(
+        return make_finding(
             rule=rule.get(event, "escape.audit_hook"),
             category="native",
             event=event,
