@@ -280,3 +280,34 @@ def test_pdb_print_commands_work_under_block_mode(tmp_path: Path) -> None:
     assert "[41]" in result.stdout
     assert "<class 'int'>" in result.stdout
     assert "BlockedOperation" not in result.stdout + result.stderr
+
+
+HOST_CALLBACK = """\
+import sys
+import safeops
+from safeops.errors import BlockedOperation, EvaluatedCodeError
+safeops.enforce("block")
+def run_code(text):
+    # A host function handed to an in-process safe_exec program: it compiles outside
+    # and runs its code object inside the evaluator's own permit.
+    with safeops.permit("dynamic_code", reason="test: compile only"):
+        code = compile(text, "<host>", "exec")
+    exec(code, {})
+
+try:
+    safeops.safe_exec("run(payload)", {"run": run_code, "payload": sys.argv[1]}, isolated=False)
+except EvaluatedCodeError as error:  # what the program raised, as its cause
+    cause = error.__cause__
+    if isinstance(cause, BlockedOperation):
+        print("BLOCKED", cause.context["rule"])
+"""
+
+
+def test_safe_exec_permit_does_not_cover_a_host_callbacks_exec(tmp_path: Path) -> None:
+    """Inside an in-process safe_exec run, only the program's own code object is covered
+    by safeops' permit: a host function exec'ing another code object is judged
+    (attack review 2026-11-28, E12)."""
+    canary = tmp_path / "canary"
+    result = _run(HOST_CALLBACK, tmp_path, f"open({str(canary)!r}, 'w').write('x')")
+    assert "BLOCKED dynamic_code.exec" in result.stdout, result.stdout + result.stderr
+    assert not canary.exists()

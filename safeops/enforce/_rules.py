@@ -263,8 +263,11 @@ class Rules:
             return None
         code = args[0]
         permit = _permits.active("dynamic_code")
-        if permit is not None and permit.origin == "safeops":
-            return None  # the vetted evaluator runs what it compiled inside its permit
+        if permit is not None and permit.origin == "safeops" and permit.subject is code:
+            # The vetted evaluator runs the code object it compiled. Anything else executed
+            # inside its permit (a host callback of an in-process safe_exec running its
+            # own exec) is judged like any other exec (attack review 2026-11-28, E12).
+            return None
         attribution = attribute(frame, code, self.policy, names=_EXEC_NAMES)
         if attribution.trusted:
             return None
@@ -279,7 +282,7 @@ class Rules:
             detail=f"<code object {name}>",
             replacement_key="dynamic_code",
         )
-        if permit is not None:
+        if permit is not None and permit.origin == "application":
             return application_permit(permit, finding)
         return finding
 
