@@ -1,215 +1,152 @@
-"""Annotation text evaluated out of an object: is it a type, or code?
+"""Annotation text evaluated out of an object: written in the program, or a type?
 
 ``typing.get_type_hints``, pydantic and ``inspect.get_annotations(eval_str=True)`` turn
 annotation *strings* into types with ``eval``. The text reaches the evaluator inside an
 object (a class's ``__annotations__``, a ``ForwardRef``), so caller attribution cannot
 tell who wrote it: a model declared in source and a model built at run time from a
 user-supplied schema (``pydantic.create_model(**schema)``, ``make_dataclass``, a
-functional ``TypedDict``) look the same. What separates them is the text itself: an
-annotation is a *type expression* (names, dotted names, subscripts, ``|``, constants),
-sometimes with metadata constructed by a call (``Annotated[int, Field(gt=0)]``).
+functional ``TypedDict``) look the same to the frames. Two tests separate them:
 
-:func:`refusal` accepts expressions and refuses the rest: calls are allowed only of
-classes of installed packages or the application, of the application's own functions,
-of known annotation factories (``pydantic.Field``, ``constr``..., FastAPI's ``Query``,
-``Depends``...) and of a few converting builtins (``int``, ``len``...), each named
-directly (``Field``, ``pydantic.Field``); builtins such as ``open`` or ``__import__``,
-standard-library callables (``os.system``), other installed functions
-(``yaml.unsafe_load``, ``sympy.sympify``), methods, attributes of computed values,
-private and dunder names, comprehensions, walrus, f-strings and large exponents are
-refused. Names are resolved in the namespaces the evaluator is about to use (dicts
-read directly; pydantic's own lazy mapping asked for the name); nothing the annotation
-names runs inside the hook. Whatever an accepted annotation then calls cannot compile
-code either: attribution refuses any compile or exec nested inside an annotation's
-evaluation.
+- **Written in the program.** The evaluation's globals name the module the annotation
+  belongs to; if that module's source file holds the same expression (as an annotation,
+  or as a string constant: ``Optional["User"]``, ``TypedDict("TD", {"a": "int"})``),
+  the programmer wrote it, whatever it calls (``Field(default_factory=lambda: ...)``).
+  Expressions are compared after ``ast.unparse``, the normal form PEP 563 stores.
+- **Otherwise, only a type.** Text built at run time must be a plain type expression:
+  names and dotted names (no dunder or private parts), subscripts, ``|``, tuples, lists
+  and constants. No call, lambda, operator or anything else that could run code
+  (attack reviews 2026-11-28: E3, F4, G1, G4).
+
+Each source file is parsed once (cached); nothing the annotation names is resolved or
+run inside the hook.
 """
 
 from __future__ import annotations
 
 import ast
-import builtins
+import linecache
 import sys
-from collections.abc import Callable, Mapping
-from types import CodeType, FrameType, FunctionType, ModuleType
+from types import CodeType, FrameType, FunctionType
 from typing import Final
 
-__all__ = ["annotation_text", "evaluator_codes", "evaluator_codes_of", "refusal"]
+__all__ = [
+    "annotation_text",
+    "evaluator_codes",
+    "evaluator_codes_of",
+    "is_forward_ref_compile",
+    "refusal",
+]
 
 _TYPE_NODES: Final = (
     ast.Expression, ast.Name, ast.Load, ast.Attribute, ast.Subscript, ast.Tuple, ast.List,
-    ast.Dict, ast.Set, ast.Constant, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare,
-    ast.IfExp, ast.Call, ast.keyword, ast.Starred, ast.Slice, ast.Lambda, ast.arguments,
-    ast.arg, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+    ast.Constant, ast.BinOp, ast.BitOr, ast.Starred, ast.Slice,
 )  # fmt: skip
-#: Exponents and shifts above this are refused: ``2**31 - 1`` is metadata, ``9**9**9`` a
-#: hung process.
-_MAX_EXPONENT: Final = 256
-#: Builtins that only convert or measure (``Field(le=int(1e9))``).
-_PURE_BUILTINS: Final = frozenset(
-    {"int", "float", "str", "bool", "bytes", "tuple", "frozenset", "len", "min", "max", "abs"}
-)
-#: Functions (not classes) of installed packages that annotations call to build field
-#: metadata: (top-level package, function name). Classes of installed packages are
-#: allowed anyway; any other installed function is refused (``yaml.unsafe_load``,
-#: ``sympy.sympify`` run code).
-ANNOTATION_FACTORIES: Final = frozenset(
-    {("pydantic", name) for name in (
-        "Field", "PrivateAttr", "computed_field", "constr", "conint", "confloat", "conbytes",
-        "conlist", "conset", "confrozenset", "condecimal", "condate",
-    )}
-    | {("fastapi", name) for name in (
-        "Query", "Path", "Body", "Header", "Cookie", "Form", "File", "Depends", "Security",
-    )}
-    | {("sqlmodel", "Field"), ("sqlmodel", "Relationship")}
-)  # fmt: skip
-_STDLIB: Final = frozenset(getattr(sys, "stdlib_module_names", ())) | {"builtins"}
-_MODULE_OF: Final = type.__dict__["__module__"].__get__
-_BUILTIN_NAMES: Final = frozenset(vars(builtins))
 _MAX_TEXT: Final = 2000
+#: String constants longer than this are not indexed (docstrings, messages).
+_MAX_CONSTANT: Final = 300
 
-#: Parsed shapes per annotation text: the refusal found by shape alone, or the callee
-#: paths (``("Field",)``, ``("annotated_types", "Gt")``) left to resolve.
-_shapes: dict[str, str | tuple[tuple[str, ...], ...]] = {}
+#: Verdicts on annotation text built at run time (None: a type expression).
+_shapes: dict[str, str | None] = {}
+#: Per source file: the normal forms of its annotations and expression-like strings.
+_sources: dict[str, frozenset[str]] = {}
 
 
-def refusal(
-    text: object,
-    namespaces: tuple[object, ...],
-    is_application: Callable[[str], bool] = lambda filename: False,
-) -> str | None:
-    """Why *text* is not an annotation (a reason to refuse evaluating it), or None.
+def refusal(text: object, namespaces: tuple[object, ...]) -> str | None:
+    """Why *text* must not be evaluated as an annotation, or None.
 
-    *namespaces* are the evaluation's locals/globals, innermost first.
-    *is_application* tells whether a function's source file is application code (whose
-    functions an annotation may call).
+    *namespaces* are the evaluation's locals and globals, innermost first; the last
+    ``dict`` with a ``__file__`` names the module whose source may hold the text.
     """
     if type(text) is bytes:
         text = text.decode("utf-8", "replace")
     if type(text) is not str:
         return None
-    shape = _shapes.get(text)
-    if shape is None:
-        shape = _shape(text)
+    if _written_in_source(text, namespaces):
+        return None
+    verdict = _shapes.get(text, "")
+    if verdict == "":
+        verdict = _shape(text)
         if len(_shapes) < 4096:
-            _shapes[text] = shape
-    if type(shape) is str:
-        return shape
-    assert isinstance(shape, tuple)
-    for path in shape:
-        reason = _callee_refusal(path, namespaces, is_application)
-        if reason is not None:
-            return reason
-    return None
+            _shapes[text] = verdict
+    return verdict
 
 
-def _shape(text: str) -> str | tuple[tuple[str, ...], ...]:
+def _written_in_source(text: str, namespaces: tuple[object, ...]) -> bool:
+    normal = _normal_form(text)
+    if normal is None:
+        return False
+    for namespace in namespaces:
+        if type(namespace) is not dict:
+            continue
+        filename = dict.get(namespace, "__file__")
+        if type(filename) is str and normal in _source_index(filename):
+            return True
+    return False
+
+
+def _normal_form(text: str) -> str | None:
+    if len(text) > _MAX_TEXT:
+        return None
+    try:
+        return ast.unparse(ast.parse(text.strip(), mode="eval").body)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _source_index(filename: str) -> frozenset[str]:
+    """The annotations and expression-like string constants of a Python source file, in
+    normal form (cached per file; an unreadable file indexes nothing)."""
+    index = _sources.get(filename)
+    if index is not None:
+        return index
+    found: set[str] = set()
+    if filename.endswith((".py", ".pyw")):
+        try:
+            tree = ast.parse("".join(linecache.getlines(filename)))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = None
+        for node in ast.walk(tree) if tree is not None else ():
+            annotation = None
+            if isinstance(node, (ast.AnnAssign, ast.arg)):
+                annotation = node.annotation
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                annotation = node.returns
+            if annotation is not None:
+                found.add(ast.unparse(annotation))
+            if (
+                isinstance(node, ast.Constant)
+                and type(node.value) is str
+                and len(node.value) <= _MAX_CONSTANT
+            ):
+                normal = _normal_form(node.value)
+                if normal is not None:
+                    found.add(normal)
+    index = frozenset(found)
+    if len(_sources) < 4096:
+        _sources[filename] = index
+    return index
+
+
+def _shape(text: str) -> str | None:
     if len(text) > _MAX_TEXT:
         return f"an annotation of {len(text)} characters"
     try:
         tree = ast.parse(text.strip(), mode="eval")
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return "text that does not parse as an expression"
-    calls: list[tuple[str, ...]] = []
     for node in ast.walk(tree):
         if not isinstance(node, _TYPE_NODES):
-            return f"{type(node).__name__} syntax, which no type expression uses"
-        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Pow, ast.LShift)):
-            exponent = node.right
-            if not (
-                isinstance(exponent, ast.Constant)
-                and type(exponent.value) is int
-                and abs(exponent.value) <= _MAX_EXPONENT
-            ):
-                return "an exponent or shift that is not a small constant"
+            return (
+                f"{type(node).__name__} syntax, which no type expression built at run time "
+                "uses"
+            )
+        if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.BitOr):
+            return "an operator other than |"
         if isinstance(node, ast.Name) and node.id.startswith("__"):
             return f"the dunder name {node.id}"
-        if isinstance(node, ast.Attribute):
-            if node.attr.startswith("_"):
-                return f"the private attribute .{node.attr}"
-            if _dotted(node) is None:
-                return f"an attribute (.{node.attr}) of a computed value"
-        if isinstance(node, ast.Call):
-            path = _dotted(node.func)
-            if path is None:
-                return "a call of a computed callee (a method or a call result)"
-            calls.append(path)
-    return tuple(calls)
-
-
-def _dotted(node: ast.expr) -> tuple[str, ...] | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return tuple(reversed(parts))
-
-
-_UNRESOLVED: Final = object()
-_UNKNOWN: Final = object()  # a namespace failed to answer
-
-
-def _lookup(name: str, namespaces: tuple[object, ...]) -> object:
-    for namespace in namespaces:
-        if type(namespace) is dict:
-            if name in namespace:
-                return dict.__getitem__(namespace, name)
-        elif isinstance(namespace, Mapping):
-            # pydantic passes its own lazy Mapping of the model's defining scope: the
-            # evaluation resolves names there, so the hook must too (trusted code's
-            # mapping, asked only for a name the annotation uses).
-            try:
-                value = namespace.get(name, _UNRESOLVED)
-            except Exception:  # any failure: judge as unresolvable
-                return _UNKNOWN
-            if value is not _UNRESOLVED:
-                return value
-    if name in _BUILTIN_NAMES:
-        return vars(builtins)[name]
-    return _UNRESOLVED
-
-
-def _callee_refusal(
-    path: tuple[str, ...], namespaces: tuple[object, ...], is_application: Callable[[str], bool]
-) -> str | None:
-    shown = ".".join(path)
-    value = _lookup(path[0], namespaces)
-    for attribute in path[1:]:
-        if value is _UNRESOLVED:
-            return None  # a name the evaluation will not find: it raises NameError
-        if value is _UNKNOWN:
-            return f"a call of {shown}, whose callee could not be resolved"
-        if type(value) is not ModuleType:
-            return f"a call of a method ({shown})"
-        value = vars(value).get(attribute, _UNRESOLVED)
-    if value is _UNRESOLVED:
-        return None
-    if value is _UNKNOWN:
-        return f"a call of {shown}, whose callee could not be resolved"
-    if value is vars(builtins).get(path[-1]) and path[-1] in _PURE_BUILTINS:
-        return None
-    if issubclass(type(value), type):
-        module: object = _MODULE_OF(value)
-        if _top(module) in _STDLIB or _top(module).startswith("_"):
-            return f"a call of {shown} (a builtin or standard-library class)"
-        return None  # a class of an installed package or the application
-    if type(value) is FunctionType:
-        code = value.__code__
-        if is_application(code.co_filename):
-            return None
-        if (_top(value.__module__), code.co_name) in ANNOTATION_FACTORIES:
-            return None
-        return (
-            f"a call of {shown}, a function of {value.__module__} that is not a known "
-            "annotation factory"
-        )
-    return f"a call of {shown}, which is not an application function or a class"
-
-
-def _top(module: object) -> str:
-    return module.partition(".")[0] if type(module) is str else ""
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            return f"the private attribute .{node.attr}"
+    return None
 
 
 _evaluator_codes: dict[str, frozenset[CodeType]] = {}
@@ -270,3 +207,22 @@ def evaluator_codes() -> frozenset[CodeType]:
     if "typing" in _evaluator_codes and "inspect" in _evaluator_codes:
         _evaluator_codes["*"] = codes
     return codes
+
+
+_forward_init: list[CodeType] = []
+
+
+def is_forward_ref_compile(code: CodeType) -> bool:
+    """Whether *code* is ``typing.ForwardRef.__init__``, which compiles its text in eval
+    mode and never runs it: running it is ``ForwardRef._evaluate``'s ``exec``, judged
+    by :func:`refusal`. (Nested quoted references such as ``Optional["User"]`` are
+    compiled from the ``<string>`` code of the outer annotation.)"""
+    if not _forward_init:
+        typing_module = sys.modules.get("typing")
+        if typing_module is None:
+            return False
+        init = vars(vars(typing_module)["ForwardRef"]).get("__init__")
+        if type(init) is not FunctionType:
+            return False
+        _forward_init.append(init.__code__)
+    return code is _forward_init[0]

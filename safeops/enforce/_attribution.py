@@ -44,13 +44,17 @@ from types import (
 )
 from typing import Final
 
-from safeops.enforce._annotations import annotation_text, evaluator_codes, refusal
-from safeops.enforce._holders import calls_by_name, holds_function, holds_unpickler
+from safeops.enforce._annotations import (
+    annotation_text,
+    evaluator_codes,
+    is_forward_ref_compile,
+    refusal,
+)
+from safeops.enforce._holders import MRO_OF, calls_by_name, holds_function, holds_unpickler
 from safeops.enforce._locations import (
     CallSite,
     first_outside_stdlib,
     frame_kind,
-    is_application,
     module_of,
     site_of,
     trust_of,
@@ -162,17 +166,47 @@ def _is_own_default(frame: FrameType, value: object) -> bool:
     inspected, so no user ``__getattr__`` runs inside the hook."""
     code = frame.f_code
     for item in list(frame.f_globals.values()):
-        members = list(vars(item).values()) if isinstance(item, type) else [item]
+        # type() only: isinstance() would read a lazy proxy's __class__ (running its
+        # factory inside the hook, attack review 3, G6).
+        members = (
+            list(type.__dict__["__dict__"].__get__(item).values())
+            if issubclass(type(item), type)
+            else [item]
+        )
         for member in members:
-            function = (
-                member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
-            )
-            if isinstance(function, FunctionType) and function.__code__ is code:
+            kind = type(member)
+            function = member.__func__ if kind is staticmethod or kind is classmethod else member
+            if type(function) is FunctionType and function.__code__ is code:
                 defaults = (
                     *(function.__defaults__ or ()),
                     *(function.__kwdefaults__ or {}).values(),
                 )
                 return any(default is value for default in defaults)
+    return False
+
+
+def _called_implicitly(code: CodeType) -> bool:
+    """Whether a function with *code* is called without its name appearing in the
+    caller: an operator or protocol method (``__getitem__``, ``__or__``, but not
+    ``__init__``/``__new__``/``__call__``, which :func:`calls_by_name` matches through the
+    class name), or a closure, which is how decorators wrap a function (the caller names
+    the decorated function; the frame is the wrapper's)."""
+    name = code.co_name
+    if name.startswith("__") and name.endswith("__"):
+        return name not in ("__init__", "__new__", "__call__")
+    return bool(code.co_freevars)
+
+
+def _own_method(code: CodeType, values: list[object], callee: CodeType) -> bool:
+    """Whether *callee* is a method of the class of this frame's ``self``: an object
+    dispatching to its own methods by a computed name (``cmd.Cmd.onecmd`` running
+    ``do_p`` in pdb) follows its own code path, not a callable handed to it."""
+    if not code.co_argcount or not values:
+        return False
+    for klass in MRO_OF(type(values[0])):
+        for member in type.__dict__["__dict__"].__get__(klass).values():
+            if type(member) is FunctionType and member.__code__ is callee:
+                return True
     return False
 
 
@@ -218,6 +252,9 @@ def attribute(
         if kind == "safeops":
             frame = frame.f_back
             continue
+        if innermost and is_forward_ref_compile(code):
+            return Attribution(None, True, "a ForwardRef compiles annotation text; it runs "
+                               "only through ForwardRef._evaluate, which is judged")
         values = _arguments(frame)
         if not innermost and code in evaluators and not typing_inside:
             # Code compiled or run *while an annotation is evaluated* (a yaml, sympy or
@@ -252,7 +289,7 @@ def attribute(
                 )
         if innermost and kind == "stdlib":
             annotation = annotation_text(frame, code, values, source, text)
-            reason = refusal(*annotation, is_application) if annotation is not None else None
+            reason = refusal(*annotation) if annotation is not None else None
             if reason is not None:
                 # Whoever asked, the text is not a type: an annotation built from data
                 # (pydantic.create_model from a user schema, make_dataclass, TypedDict).
@@ -319,12 +356,15 @@ def attribute(
                 handed is not _MISSING
                 and kind != "import"
                 and inner is not None
-                and holds_function(frame, inner)
                 and not calls_by_name(code, inner, inner_values)
+                and not _called_implicitly(inner)
+                and not _own_method(code, values, inner)
             ):
-                # The text runner inside was called as a value (a callback, or a factory
-                # named by configuration such as dictConfig's "()"): its text came with
-                # that choice, from code or data no longer on the stack.
+                # The text runner inside was not called by name here: a callback, a
+                # factory named by configuration (dictConfig's "()"), or a C function
+                # calling it (sorted/insort key=, accumulate, map): its text came with
+                # that choice, from code or data no longer on the stack. "Not found among
+                # what this frame holds" must not mean "trusted" (attack review 3, G2).
                 return Attribution(
                     site_of(frame, kind),
                     False,

@@ -29,7 +29,6 @@ __all__ = ["ProcessVerdict", "code_author", "judge_process", "template_frame"]
 #: Frames between template code and the callable it calls: jinja2 compiles
 #: ``{{ f(x) }}`` to ``context.call(f, x)`` (jinja2.runtime.Context.call), which a
 #: sandboxed environment routes through ``SandboxedEnvironment.call``.
-_TEMPLATE_CALLERS: Final = frozenset({("jinja2.runtime", "call"), ("jinja2.sandbox", "call")})
 #: The ``co_filename`` jinja2 gives a template compiled from a string.
 _TEMPLATE_FILENAME: Final = "<template>"
 #: How deep and how many values of a frame's arguments (and locals) are searched for the
@@ -60,8 +59,11 @@ def template_frame(frame: FrameType) -> FrameType | None:
     are not recognised."""
     current: FrameType | None = frame
     while current is not None:
-        code = current.f_code
-        if (current.f_globals.get("__name__"), code.co_name) not in _TEMPLATE_CALLERS:
+        module = current.f_globals.get("__name__")
+        # jinja2's own frames (Context.call, and filters such as `list`, which call what
+        # a template hands them from C: `map(subprocess.run, ...)|list`, attack review 3,
+        # G3) are the template's plumbing: look past them.
+        if not (type(module) is str and (module == "jinja2" or module.startswith("jinja2."))):
             break
         current = current.f_back
     if current is None:

@@ -52,6 +52,11 @@ _MULTICALL: Final = frozenset({"busybox", "toybox"})
 _APPENDING: Final = frozenset({"xargs", "gxargs"})
 _FIND: Final = frozenset({"find", "gfind"})
 _FIND_EXEC: Final = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+#: Script operands that are the process's standard input under another name (attack
+#: review 3, G5): `python /dev/stdin`, `sh /proc/self/fd/0`.
+_STDIN_PATHS: Final = frozenset(
+    {"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "/proc/thread-self/fd/0"}
+)
 #: Shells whose option syntax is not POSIX-like: their stdin use is not judged here.
 _OTHER_SHELLS: Final = frozenset({"pwsh", "powershell", "cmd"})
 #: Program names worth following through a wrapper whose syntax is not modelled.
@@ -224,7 +229,7 @@ def _shell_reads_stdin(args: Sequence[str]) -> bool:
                 return True
             i += sum(1 for letter in arg[1:] if letter in "oO")
             continue
-        return False  # a script operand
+        return arg in _STDIN_PATHS  # a script operand: stdin when it names stdin
     return True
 
 
@@ -240,6 +245,8 @@ def _inline_code(spec: _Spec, args: Sequence[str]) -> tuple[str, str] | None:
         if arg == "-":
             return ("stdin", "") if spec.stdin else None
         if not arg.startswith("-"):
+            if spec.stdin and arg in _STDIN_PATHS:
+                return "stdin", ""  # `python /dev/stdin`: stdin spelled as a path
             return None  # a script file: its contents are not judged
         name, eq, value = arg.partition("=")
         if arg in spec.code_words or (eq and name in spec.code_words):
@@ -274,5 +281,5 @@ def _inline_code(spec: _Spec, args: Sequence[str]) -> tuple[str, str] | None:
             if letter in spec.attached_letters:
                 break
     if i < len(args):  # stopped at "--": the next word is the script
-        return None
+        return ("stdin", "") if spec.stdin and args[i] in _STDIN_PATHS else None
     return ("stdin", "") if spec.stdin and not exits else None
