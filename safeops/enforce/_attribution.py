@@ -50,7 +50,13 @@ from safeops.enforce._annotations import (
     is_forward_ref_compile,
     refusal,
 )
-from safeops.enforce._holders import MRO_OF, calls_by_name, holds_function, holds_unpickler
+from safeops.enforce._holders import (
+    CLASS_DICT,
+    MRO_OF,
+    calls_by_name,
+    holds_function,
+    holds_unpickler,
+)
 from safeops.enforce._locations import (
     CallSite,
     first_outside_stdlib,
@@ -169,7 +175,7 @@ def _is_own_default(frame: FrameType, value: object) -> bool:
         # type() only: isinstance() would read a lazy proxy's __class__ (running its
         # factory inside the hook, attack review 3, G6).
         members = (
-            list(type.__dict__["__dict__"].__get__(item).values())
+            list(CLASS_DICT(item).values())
             if issubclass(type(item), type)
             else [item]
         )
@@ -204,7 +210,7 @@ def _own_method(code: CodeType, values: list[object], callee: CodeType) -> bool:
     if not code.co_argcount or not values:
         return False
     for klass in MRO_OF(type(values[0])):
-        for member in type.__dict__["__dict__"].__get__(klass).values():
+        for member in CLASS_DICT(klass).values():
             if type(member) is FunctionType and member.__code__ is callee:
                 return True
     return False

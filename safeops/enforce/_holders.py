@@ -27,7 +27,15 @@ from types import (
 )
 from typing import Final
 
-__all__ = ["MRO_OF", "calls_by_name", "held", "holds_function", "holds_unpickler"]
+__all__ = [
+    "CLASS_DICT",
+    "MRO_OF",
+    "calls_by_name",
+    "held",
+    "holds_function",
+    "holds_unpickler",
+    "instance_dict",
+]
 
 _CO_NEWLOCALS: Final = 0x02
 
@@ -50,6 +58,7 @@ _UNPICKLERS: Final = frozenset(
 
 #: Read through the metatype's own slots: a metaclass cannot run code inside the hook.
 MRO_OF: Final = type.__dict__["__mro__"].__get__
+CLASS_DICT: Final = type.__dict__["__dict__"].__get__
 
 
 _NAME_OF: Final = type.__dict__["__name__"].__get__
@@ -118,7 +127,7 @@ class _MethodName(str):
 
 def _attributes(value: object) -> list[object]:
     found: list[object] = []
-    state = _instance_dict(value)
+    state = instance_dict(value)
     if type(state) is dict:
         for item in state.values():
             found.append(item)
@@ -126,7 +135,7 @@ def _attributes(value: object) -> list[object]:
                 found.extend(item)
     for klass in MRO_OF(type(value)):
         for name in _slot_names(klass):
-            descriptor = type.__dict__["__dict__"].__get__(klass).get(name)
+            descriptor = CLASS_DICT(klass).get(name)
             if type(descriptor) is MemberDescriptorType:
                 try:
                     found.append(descriptor.__get__(value))
@@ -135,11 +144,11 @@ def _attributes(value: object) -> list[object]:
     return found
 
 
-def _instance_dict(value: object) -> object:
+def instance_dict(value: object) -> object:
     """``value.__dict__`` through the C descriptor CPython gives instances; None when the
     class defines ``__dict__`` itself (a property would run its code)."""
     for klass in MRO_OF(type(value)):
-        descriptor = type.__dict__["__dict__"].__get__(klass).get("__dict__")
+        descriptor = CLASS_DICT(klass).get("__dict__")
         if descriptor is None:
             continue
         if type(descriptor) is not GetSetDescriptorType:
@@ -152,7 +161,7 @@ def _instance_dict(value: object) -> object:
 
 
 def _slot_names(klass: type) -> tuple[str, ...]:
-    slots = type.__dict__["__dict__"].__get__(klass).get("__slots__", ())
+    slots = CLASS_DICT(klass).get("__slots__", ())
     if type(slots) is str:
         return (slots,)
     if type(slots) in (tuple, list):
@@ -185,7 +194,7 @@ def holds_function(
             if code.co_name != "__call__" and cls is kind:
                 continue  # an instance: only its __call__ runs when it is called
             for klass in MRO_OF(cls):
-                method = type.__dict__["__dict__"].__get__(klass).get(code.co_name)
+                method = CLASS_DICT(klass).get(code.co_name)
                 if type(method) is FunctionType and method.__code__ is code:
                     return True
     return False

@@ -24,7 +24,6 @@ __all__ = [
     "first_frame",
     "first_outside_stdlib",
     "frame_kind",
-    "is_application",
     "module_of",
     "site_of",
     "trust_of",
@@ -239,9 +238,3 @@ def first_outside_stdlib(frame: FrameType | None) -> FrameType | None:
             return frame
         frame = frame.f_back
     return None
-
-
-def is_application(filename: str) -> bool:
-    """Whether code from *filename* is application code (not stdlib, installed or
-    safeops)."""
-    return frame_kind(filename, "") == "app"

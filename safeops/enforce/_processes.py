@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import BuiltinFunctionType, FrameType, FunctionType
 from typing import Final
 
+from safeops.enforce._holders import instance_dict
 from safeops.enforce._locations import CallSite, site_of, trust_of
 from safeops.enforce._policy import Policy
 from safeops.enforce._programs import find_code_use
@@ -128,10 +129,9 @@ def _reachable(values: list[object]) -> Iterator[object]:
         elif kind is str or kind is bytes:
             continue
         else:
-            try:  # object.__getattribute__: a class's own __getattr__ must not run here
-                state = object.__getattribute__(value, "__dict__")
-            except (AttributeError, TypeError):
-                continue
+            # The instance dict through CPython's own descriptor: a class's __getattr__
+            # or a __dict__ property must not run inside the hook.
+            state = instance_dict(value)
             if type(state) is not dict:
                 continue
             items = list(state.values())
