@@ -311,3 +311,24 @@ def test_safe_exec_permit_does_not_cover_a_host_callbacks_exec(tmp_path: Path) -
     result = _run(HOST_CALLBACK, tmp_path, f"open({str(canary)!r}, 'w').write('x')")
     assert "BLOCKED dynamic_code.exec" in result.stdout, result.stdout + result.stderr
     assert not canary.exists()
+
+
+class _DictProperty:
+    """An object whose __dict__ is a property: reading it through getattr runs code."""
+
+    reads: ClassVar[list[str]] = []
+
+    @property
+    def __dict__(self) -> dict[str, object]:  # type: ignore[override]
+        _DictProperty.reads.append("__dict__")
+        return {}
+
+
+def test_process_argument_search_runs_no_dict_property() -> None:
+    """The process rules' search of a frame's arguments reads instance dicts through
+    CPython's own descriptor: a __dict__ property never runs inside the hook."""
+    from safeops.enforce import _processes
+
+    _DictProperty.reads.clear()
+    list(_processes._reachable([_DictProperty()]))
+    assert _DictProperty.reads == []
