@@ -4,7 +4,9 @@ Two steps, so the expensive and dangerous part stays in C and sees only vetted i
 
 1. A symbolic walk (:mod:`._scan`) over the opcodes checks the budgets and every global,
    call, state update and container method call against :mod:`._policy`, without
-   importing or calling anything.
+   importing or calling anything. The C fast path (:mod:`._fastpath`) first tries the
+   same walk for the plain-data pickles CPython writes; it can only accept, and whatever
+   it does not accept goes through the Python walk, which alone reports errors.
 2. CPython's C unpickler loads the bytes, with ``find_class`` overridden so that even a
    walk/C disagreement can never resolve a global outside the allow-list. The two
    callables pickle needs that are not classes are replaced by checking wrappers
@@ -30,6 +32,7 @@ from safeops._permits import granted
 from safeops.errors import ConfigurationError, DecodeError, DecodeLimitError, SafeOpsError, quote
 from safeops.serialize._limits import DEFAULT_LIMITS, Limits
 from safeops.serialize.legacy._allowlist import SAFE_GLOBALS, normalize_global
+from safeops.serialize.legacy._fastpath import fast_walk
 from safeops.serialize.legacy._policy import (
     ENCODE,
     ENCODINGS,
@@ -154,17 +157,34 @@ def _load(
             actual=len(data),
         )
     resolver = _resolver_for(parse_allow(allow))
-    visitor = _StrictVisitor(resolver.policy)
+    budgets = {
+        "max_elements": active.max_elements,
+        "max_depth": active.max_depth,
+        "max_memo": min(active.max_elements, len(data)),
+        "max_str_len": active.max_str_len,
+        "max_int_digits": active.max_int_digits,
+    }
+    end = fast_walk(data, resolver.policy, **budgets)
+    if end is None:
+        end = _walk(data, resolver.policy, budgets)
+    unpickler = _Unpickler(io.BytesIO(data), resolver, encoding=encoding, errors=errors)
     try:
-        end = walk(
-            data,
-            visitor,
-            max_elements=active.max_elements,
-            max_depth=active.max_depth,
-            max_memo=min(active.max_elements, len(data)),
-            max_str_len=active.max_str_len,
-            max_int_digits=active.max_int_digits,
-        )
+        with granted("pickle", reason=_PERMIT_REASON, subject=resolver.policy.pairs):
+            value = unpickler.load()
+    except SafeOpsError:
+        raise
+    except Exception as error:  # an allowed constructor refused its arguments, etc.
+        raise DecodeError(
+            f"the pickle failed to load: {type(error).__name__}: {quote(str(error))}",
+            error_type=type(error).__name__,
+        ) from error
+    return value, end
+
+
+def _walk(data: bytes, policy: Policy, budgets: dict[str, int]) -> int:
+    """The Python walk with the strict visitor; its refusals as DecodeError(s)."""
+    try:
+        return walk(data, _StrictVisitor(policy), **budgets)
     except Malformed as error:
         raise DecodeError(
             f"not a pickle the legacy reader accepts: {error.reason} (at byte {error.offset})",
@@ -194,18 +214,6 @@ def _load(
             maximum=error.maximum,
             offset=error.offset,
         ) from None
-    unpickler = _Unpickler(io.BytesIO(data), resolver, encoding=encoding, errors=errors)
-    try:
-        with granted("pickle", reason=_PERMIT_REASON, subject=resolver.policy.pairs):
-            value = unpickler.load()
-    except SafeOpsError:
-        raise
-    except Exception as error:  # an allowed constructor refused its arguments, etc.
-        raise DecodeError(
-            f"the pickle failed to load: {type(error).__name__}: {quote(str(error))}",
-            error_type=type(error).__name__,
-        ) from error
-    return value, end
 
 
 def _codec_name(encoding: str) -> str | None:

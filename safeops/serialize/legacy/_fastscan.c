@@ -1,0 +1,857 @@
+/*
+ * The legacy reader's fast path: the opcode walk of _scan.py for the pickles CPython's
+ * own pickler writes for plain data, in C.
+ *
+ * This scan can only ACCEPT. It answers the end offset when the pickle is one it fully
+ * understands and the Python walk (_scan.walk with _unpickler._StrictVisitor) would
+ * accept too, and -1 ("undecided") for everything else: an opcode outside its subset, a
+ * call or state update its few policy cases do not cover, a budget exceeded, malformed
+ * bytes. Undecided input goes through the Python walk, which alone produces errors. So
+ * a gap here costs speed, never safety; only a wrong "accept" matters, and the rules
+ * below mirror the Python walk line by line (tests/test_legacy_fastpath.py checks the
+ * implication on generated and mutated pickles).
+ *
+ * Nothing here imports, calls or builds anything the data names: the only Python calls
+ * are decoding non-ASCII text (to count code points and validate UTF-8 exactly as the
+ * walk does) and looking up (module, name) pairs of exact str in the caller's dict.
+ *
+ * Memory: every opcode makes at most one Value; the opcode count is bounded by the same
+ * max_ops as the Python walk, and all arrays grow by doubling with overflow checks.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Value kinds. Containers and call results ("nodes") come last. */
+enum {
+    K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_BYTES, K_GLOBAL,
+    K_LIST, K_DICT, K_SET, K_TUPLE, K_FROZENSET, K_OBJ
+};
+#define IS_NODE(kind) ((kind) >= K_LIST)
+
+/* Value flags. */
+#define F_PLACED 0x01     /* node: inside another value (changing it now is a cycle) */
+#define F_BUILT 0x02      /* obj: BUILD gave it state */
+#define F_UUID_INT 0x04   /* int: 0 <= value < 2**128 */
+#define F_UUID_STATE 0x08 /* dict: its whole content is {'int': F_UUID_INT int} */
+#define F_BARE 0x10       /* obj: a uuid.UUID made by NEWOBJ (), waiting for BUILD */
+#define F_SAFE_FLAG 0x20  /* int: 0 or -1 (a SafeUUID value UUID.__getstate__ writes) */
+
+/* Categories of allow-listed globals, computed by _fastpath.table() from the policy. */
+#define CAT_MASK 0x0f
+#define CAT_NOCALL 1 /* resolvable; calling it or giving it state is left to Python */
+#define CAT_PLAIN 2  /* a default class vet_call accepts with any arguments */
+#define CAT_UUID 3   /* uuid.UUID: NEWOBJ () then BUILD {'int': n} */
+#define CAT_CALLER 4 /* a class the caller allowed: any call, any state (once) */
+#define CAT_SAFE 0x10 /* in SAFE_GLOBALS: str/bytes arguments count against max_copy */
+
+typedef struct {
+    uint8_t kind;
+    uint8_t flags;
+    uint8_t cat;     /* global, obj: the category of the (callable) global */
+    uint32_t len;    /* str: code points; bytes: bytes; tuple/frozenset: items */
+    uint32_t blen;   /* str: bytes of UTF-8 */
+    uint32_t at;     /* str/bytes: offset in the data; tuple: first index in items */
+    uint32_t depth;
+    uint64_t weight;
+} Value;
+
+typedef struct {
+    uint32_t *data;
+    size_t len, cap;
+} Vec;
+
+static int
+vec_push(Vec *vec, uint32_t item)
+{
+    if (vec->len == vec->cap) {
+        size_t cap = vec->cap ? vec->cap * 2 : 256;
+        if (cap > SIZE_MAX / sizeof(uint32_t) / 2) {
+            return -1;
+        }
+        uint32_t *grown = PyMem_Realloc(vec->data, cap * sizeof(uint32_t));
+        if (grown == NULL) {
+            return -1;
+        }
+        vec->data = grown;
+        vec->cap = cap;
+    }
+    vec->data[vec->len++] = item;
+    return 0;
+}
+
+typedef struct {
+    const unsigned char *data;
+    size_t n;
+    Value *values;
+    size_t nvalues, capvalues;
+    Vec stack, marks, memo, items;
+    PyObject *table;
+    uint64_t max_elements, max_depth, max_memo, max_str_len, max_long_bytes, max_stack;
+    uint64_t collisions, copied;
+    uint64_t bare; /* UUIDs waiting for their BUILD */
+} Scan;
+
+/* Index of a new value, or UINT32_MAX when out of memory. */
+static uint32_t
+new_value(Scan *s, uint8_t kind)
+{
+    if (s->nvalues == s->capvalues) {
+        size_t cap = s->capvalues ? s->capvalues * 2 : 1024;
+        if (cap >= UINT32_MAX || cap > SIZE_MAX / sizeof(Value) / 2) {
+            return UINT32_MAX;
+        }
+        Value *grown = PyMem_Realloc(s->values, cap * sizeof(Value));
+        if (grown == NULL) {
+            return UINT32_MAX;
+        }
+        s->values = grown;
+        s->capvalues = cap;
+    }
+    uint32_t index = (uint32_t)s->nvalues++;
+    Value *v = &s->values[index];
+    memset(v, 0, sizeof(Value));
+    v->kind = kind;
+    v->weight = 1;
+    v->depth = IS_NODE(kind) ? 1 : 0;
+    return index;
+}
+
+/* The innermost MARK's stack position: CPython never pops below it ("the fence"). */
+static size_t
+fence(Scan *s)
+{
+    return s->marks.len ? s->marks.data[s->marks.len - 1] : 0;
+}
+
+/* Pop above the fence into *out; -1 when the walk would call it malformed. */
+static int
+pop(Scan *s, uint32_t *out)
+{
+    if (s->stack.len <= fence(s)) {
+        return -1;
+    }
+    *out = s->stack.data[--s->stack.len];
+    return 0;
+}
+
+static int
+over(Scan *s, Value *v)
+{
+    return v->weight > s->max_elements || v->depth > s->max_depth;
+}
+
+/* Weigh items[0:count] into target like _weigh()/fill(): -1 on a self-reference. */
+static int
+weigh_into(Scan *s, uint32_t target, const uint32_t *items, size_t count)
+{
+    uint64_t weight = 0;
+    uint32_t depth = 0;
+    for (size_t k = 0; k < count; k++) {
+        if (items[k] == target) {
+            return -1; /* a container inside itself: a cycle, refused by the walk */
+        }
+        Value *item = &s->values[items[k]];
+        if (IS_NODE(item->kind)) {
+            weight += item->weight; /* each <= max_elements: no overflow in 64 bits */
+            if (item->depth > depth) {
+                depth = item->depth;
+            }
+            item->flags |= F_PLACED;
+        }
+        else {
+            weight += 1;
+        }
+        if (weight > s->max_elements) {
+            return -1;
+        }
+    }
+    Value *t = &s->values[target];
+    t->weight += weight;
+    if (depth + 1 > t->depth) {
+        t->depth = depth + 1;
+    }
+    return over(s, t) ? -1 : 0;
+}
+
+/* Whether every item is a str: only then can the hash-collision count be skipped (str
+ * hashes are randomized); the walk counts the others, which is left to it. */
+static int
+all_str(Scan *s, const uint32_t *items, size_t count, size_t step)
+{
+    for (size_t k = 0; k < count; k += step) {
+        if (s->values[items[k]].kind != K_STR) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Push a new tuple or frozenset of the stack's items above position at. */
+static int
+push_tuple(Scan *s, size_t at, uint8_t kind)
+{
+    size_t count = s->stack.len - at;
+    if (kind == K_FROZENSET && count > s->collisions && !all_str(s, s->stack.data + at, count, 1)) {
+        return -1;
+    }
+    uint32_t index = new_value(s, kind);
+    if (index == UINT32_MAX || s->items.len > UINT32_MAX - count) {
+        return -1;
+    }
+    uint32_t first = (uint32_t)s->items.len;
+    for (size_t k = at; k < s->stack.len; k++) {
+        if (vec_push(&s->items, s->stack.data[k]) < 0) {
+            return -1;
+        }
+    }
+    Value *v = &s->values[index];
+    v->len = (uint32_t)count;
+    v->at = first;
+    v->weight = 0;
+    v->depth = 0;
+    if (weigh_into(s, index, s->items.data + first, count) < 0) {
+        return -1;
+    }
+    v = &s->values[index];
+    v->weight += 1; /* tuple_of: 1 + the items' weight, depth + 1 (weigh_into's +1) */
+    if (over(s, v)) {
+        return -1;
+    }
+    s->stack.len = at;
+    return vec_push(&s->stack, index);
+}
+
+static int
+is_str(Scan *s, uint32_t index, const char *text, uint32_t size)
+{
+    const Value *v = &s->values[index];
+    return v->kind == K_STR && v->blen == size && memcmp(s->data + v->at, text, size) == 0;
+}
+
+/* Whether items (a dict's flattened key/value pairs) are {'int': 0 <= n < 2**128} and
+ * maybe 'is_safe': None, 0 or -1: UUID.__getstate__'s forms. */
+static int
+uuid_state(Scan *s, const uint32_t *items, size_t count)
+{
+    if (count != 2 && count != 4) {
+        return 0;
+    }
+    int number = 0, flag = 0;
+    for (size_t k = 0; k < count; k += 2) {
+        const Value *value = &s->values[items[k + 1]];
+        if (is_str(s, items[k], "int", 3) && !number) {
+            number = value->kind == K_INT && (value->flags & F_UUID_INT);
+            if (!number) {
+                return 0;
+            }
+        }
+        else if (is_str(s, items[k], "is_safe", 7) && !flag) {
+            flag = value->kind == K_NONE || (value->kind == K_INT && (value->flags & F_SAFE_FLAG));
+            if (!flag) {
+                return 0;
+            }
+        }
+        else {
+            return 0;
+        }
+    }
+    return number;
+}
+
+/* Fill a list, dict or set with items (APPEND(S), SETITEM(S), ADDITEMS). */
+static int
+fill(Scan *s, uint8_t kind, const uint32_t *items, size_t count)
+{
+    if (s->stack.len == 0) {
+        return -1;
+    }
+    uint32_t target = s->stack.data[s->stack.len - 1];
+    Value *t = &s->values[target];
+    if (t->kind != kind || (t->flags & F_PLACED)) {
+        return -1; /* a method call on another type, or a late mutation: the walk's */
+    }
+    if (kind == K_DICT) {
+        if (t->weight + count > 2 * s->collisions + 1 && !all_str(s, items, count, 2)) {
+            return -1;
+        }
+        /* The state _vet_default_state() accepts for a UUID, filled in one batch while
+         * the dict is empty (later batches only clear the flag: the walk decides). */
+        if (t->weight == 1 && uuid_state(s, items, count)) {
+            t->flags |= F_UUID_STATE;
+        }
+        else {
+            t->flags &= (uint8_t)~F_UUID_STATE;
+        }
+    }
+    else if (kind == K_SET && t->weight + count > s->collisions + 1
+             && !all_str(s, items, count, 1)) {
+        return -1;
+    }
+    return weigh_into(s, target, items, count);
+}
+
+/* Look up an allow-listed global: its category, or -1 when the walk must judge it. */
+static int
+lookup(Scan *s, const unsigned char *module, size_t mlen, const unsigned char *name,
+       size_t nlen)
+{
+    int category = -1;
+    PyObject *m = PyUnicode_DecodeUTF8((const char *)module, (Py_ssize_t)mlen, "surrogatepass");
+    PyObject *q = PyUnicode_DecodeUTF8((const char *)name, (Py_ssize_t)nlen, "surrogatepass");
+    PyObject *key = (m && q) ? PyTuple_Pack(2, m, q) : NULL;
+    if (key != NULL) {
+        /* Exact str keys: hashing and comparing them runs no Python code. */
+        PyObject *found = PyDict_GetItemWithError(s->table, key);
+        if (found != NULL && PyLong_CheckExact(found)) {
+            long value = PyLong_AsLong(found);
+            if (value > 0 && value < 256) {
+                category = (int)value;
+            }
+        }
+    }
+    Py_XDECREF(key);
+    Py_XDECREF(m);
+    Py_XDECREF(q);
+    PyErr_Clear();
+    return category;
+}
+
+static int
+push_global(Scan *s, int category)
+{
+    if (category < 0) {
+        return -1;
+    }
+    uint32_t index = new_value(s, K_GLOBAL);
+    if (index == UINT32_MAX) {
+        return -1;
+    }
+    s->values[index].cat = (uint8_t)category;
+    return vec_push(&s->stack, index);
+}
+
+/* A str or bytes constant of size bytes at offset at (size already bounds-checked). */
+static int
+push_text(Scan *s, uint8_t kind, size_t at, size_t size)
+{
+    uint64_t chars = size;
+    if (kind == K_STR) {
+        const unsigned char *p = s->data + at;
+        size_t k = 0;
+        while (k < size && p[k] < 0x80) {
+            k++;
+        }
+        if (k < size) {
+            /* Not ASCII: decode as the walk does (surrogatepass) to validate and count. */
+            PyObject *text = PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)size,
+                                                  "surrogatepass");
+            if (text == NULL) {
+                PyErr_Clear();
+                return -1;
+            }
+            chars = (uint64_t)PyUnicode_GET_LENGTH(text);
+            Py_DECREF(text);
+        }
+    }
+    if (chars > s->max_str_len) {
+        return -1;
+    }
+    uint32_t index = new_value(s, kind);
+    if (index == UINT32_MAX) {
+        return -1;
+    }
+    Value *v = &s->values[index];
+    v->len = (uint32_t)chars;
+    v->blen = (uint32_t)size;
+    v->at = (uint32_t)at;
+    return vec_push(&s->stack, index);
+}
+
+/* An int; uuid_ok: 0 <= n < 2**128; safe_flag: n is 0 or -1. */
+static int
+push_int(Scan *s, int uuid_ok, int safe_flag)
+{
+    uint32_t index = new_value(s, K_INT);
+    if (index == UINT32_MAX) {
+        return -1;
+    }
+    s->values[index].flags = (uint8_t)((uuid_ok ? F_UUID_INT : 0) | (safe_flag ? F_SAFE_FLAG : 0));
+    return vec_push(&s->stack, index);
+}
+
+static int
+push_new(Scan *s, uint8_t kind)
+{
+    uint32_t index = new_value(s, kind);
+    return index == UINT32_MAX ? -1 : vec_push(&s->stack, index);
+}
+
+/* REDUCE and NEWOBJ: call(); only the policy cases the categories describe. */
+static int
+call(Scan *s, int newobj)
+{
+    uint32_t args, func;
+    if (pop(s, &args) < 0 || pop(s, &func) < 0) {
+        return -1;
+    }
+    Value *f = &s->values[func];
+    Value *a = &s->values[args];
+    if (f->kind != K_GLOBAL || a->kind != K_TUPLE) {
+        return -1;
+    }
+    int category = f->cat & CAT_MASK;
+    int bare = 0;
+    if (category == CAT_UUID) {
+        if (!newobj || a->len != 0) {
+            return -1; /* vet_call's UUID rules and makes_bare_uuid: left to the walk */
+        }
+        bare = 1;
+    }
+    else if (category != CAT_PLAIN && category != CAT_CALLER) {
+        return -1;
+    }
+    if (f->cat & CAT_SAFE) {
+        for (uint32_t k = 0; k < a->len; k++) {
+            const Value *arg = &s->values[s->items.data[a->at + k]];
+            if (arg->kind == K_STR || arg->kind == K_BYTES) {
+                s->copied += arg->len;
+                if (s->copied > s->n) {
+                    return -1;
+                }
+            }
+        }
+    }
+    uint8_t cat = f->cat;
+    uint32_t index = new_value(s, K_OBJ);
+    if (index == UINT32_MAX) {
+        return -1;
+    }
+    Value *v = &s->values[index];
+    a = &s->values[args];
+    a->flags |= F_PLACED;
+    v->cat = cat;
+    v->weight = a->weight;
+    v->depth = a->depth;
+    if (bare) {
+        v->flags |= F_BARE;
+        s->bare++;
+    }
+    return over(s, v) ? -1 : vec_push(&s->stack, index);
+}
+
+/* BUILD: state for a caller's class, or a UUID's {'int': n}. */
+static int
+build(Scan *s)
+{
+    uint32_t state;
+    if (pop(s, &state) < 0 || s->stack.len == 0) {
+        return -1;
+    }
+    uint32_t target = s->stack.data[s->stack.len - 1];
+    Value *t = &s->values[target];
+    if (t->kind != K_OBJ || (t->flags & (F_BUILT | F_PLACED))) {
+        return -1;
+    }
+    int category = t->cat & CAT_MASK;
+    if (category == CAT_UUID) {
+        const Value *st = &s->values[state];
+        if (!(t->flags & F_BARE) || st->kind != K_DICT || !(st->flags & F_UUID_STATE)) {
+            return -1;
+        }
+        t->flags &= (uint8_t)~F_BARE;
+        s->bare--;
+    }
+    else if (category != CAT_CALLER) {
+        return -1;
+    }
+    t->flags |= F_BUILT;
+    return weigh_into(s, target, &state, 1);
+}
+
+static uint32_t
+u32le(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16)
+           | ((uint32_t)p[3] << 24);
+}
+
+static int
+memo_put(Scan *s, uint64_t index)
+{
+    /* The pickler numbers the memo densely; a sparse index is left to the walk. */
+    if (index >= s->max_memo || index > s->memo.len || s->stack.len <= fence(s)) {
+        return -1;
+    }
+    uint32_t top = s->stack.data[s->stack.len - 1];
+    if (index == s->memo.len) {
+        return vec_push(&s->memo, top);
+    }
+    s->memo.data[index] = top;
+    return 0;
+}
+
+static int
+memo_get(Scan *s, uint64_t index)
+{
+    return index < s->memo.len ? vec_push(&s->stack, s->memo.data[index]) : -1;
+}
+
+/* The walk; returns the offset after STOP, or -1 (undecided). */
+static Py_ssize_t
+run(Scan *s, uint64_t max_ops)
+{
+    const unsigned char *d = s->data;
+    size_t n = s->n, i = 0;
+    for (uint64_t ops = 0; ops < max_ops; ops++) {
+        if (i >= n) {
+            return -1;
+        }
+        unsigned char op = d[i++];
+        size_t size;
+        switch (op) {
+        case 0x80: /* PROTO */
+            if (i >= n || d[i] > 5) {
+                return -1;
+            }
+            i++;
+            break;
+        case 0x95: /* FRAME */
+            if (n - i < 8) {
+                return -1;
+            }
+            {
+                uint64_t frame = (uint64_t)u32le(d + i) | ((uint64_t)u32le(d + i + 4) << 32);
+                i += 8;
+                if (frame > n - i) {
+                    return -1;
+                }
+            }
+            break;
+        case 0x94: /* MEMOIZE */
+            if (s->stack.len == 0 || s->memo.len >= s->max_memo
+                || vec_push(&s->memo, s->stack.data[s->stack.len - 1]) < 0) {
+                return -1;
+            }
+            break;
+        case 0x71: /* BINPUT */
+            if (i >= n || memo_put(s, d[i]) < 0) {
+                return -1;
+            }
+            i++;
+            break;
+        case 0x72: /* LONG_BINPUT */
+            if (n - i < 4 || memo_put(s, u32le(d + i)) < 0) {
+                return -1;
+            }
+            i += 4;
+            break;
+        case 0x68: /* BINGET */
+            if (i >= n || memo_get(s, d[i]) < 0) {
+                return -1;
+            }
+            i++;
+            break;
+        case 0x6a: /* LONG_BINGET */
+            if (n - i < 4 || memo_get(s, u32le(d + i)) < 0) {
+                return -1;
+            }
+            i += 4;
+            break;
+        case 0x28: /* MARK */
+            if (s->marks.len > 2 * s->max_depth + 8
+                || vec_push(&s->marks, (uint32_t)s->stack.len) < 0) {
+                return -1;
+            }
+            break;
+        case 0x7d: /* EMPTY_DICT */
+        case 0x5d: /* EMPTY_LIST */
+        case 0x8f: /* EMPTY_SET */
+        case 0x29: /* EMPTY_TUPLE */
+            if (s->stack.len > s->max_stack) {
+                return -1;
+            }
+            if (op == 0x29) {
+                if (push_tuple(s, s->stack.len, K_TUPLE) < 0) {
+                    return -1;
+                }
+            }
+            else if (push_new(s, op == 0x7d ? K_DICT : op == 0x5d ? K_LIST : K_SET) < 0) {
+                return -1;
+            }
+            break;
+        case 0x4e: /* NONE */
+        case 0x88: /* NEWTRUE */
+        case 0x89: /* NEWFALSE */
+        case 0x47: /* BINFLOAT */
+            if (op == 0x47) {
+                if (n - i < 8) {
+                    return -1;
+                }
+                i += 8;
+            }
+            if (push_new(s, op == 0x4e ? K_NONE : op == 0x47 ? K_FLOAT : K_BOOL) < 0) {
+                return -1;
+            }
+            break;
+        case 0x4b: /* BININT1 */
+        case 0x4d: /* BININT2 */
+            size = op == 0x4b ? 1 : 2;
+            if (n - i < size || push_int(s, 1, d[i] == 0 && d[i + size - 1] == 0) < 0) {
+                return -1;
+            }
+            i += size;
+            break;
+        case 0x4a: /* BININT */
+            if (n - i < 4) {
+                return -1;
+            }
+            {
+                uint32_t raw = u32le(d + i);
+                if (push_int(s, !(raw & 0x80000000u), raw == 0 || raw == 0xffffffffu) < 0) {
+                    return -1;
+                }
+            }
+            i += 4;
+            break;
+        case 0x8a: /* LONG1 */
+            if (i >= n) {
+                return -1;
+            }
+            size = d[i++];
+            if (size > n - i || size > s->max_long_bytes) {
+                return -1;
+            }
+            {
+                /* Non-negative (top bit clear) and no set byte from the 17th on. */
+                int uuid_ok = size == 0 || !(d[i + size - 1] & 0x80);
+                for (size_t k = 16; k < size && uuid_ok; k++) {
+                    uuid_ok = d[i + k] == 0;
+                }
+                /* Only the shortest forms of 0 and -1; other spellings are left alone. */
+                int safe_flag = size == 0 || (size == 1 && d[i] == 0xff);
+                if (push_int(s, uuid_ok, safe_flag) < 0) {
+                    return -1;
+                }
+            }
+            i += size;
+            break;
+        case 0x8c: /* SHORT_BINUNICODE */
+        case 0x43: /* SHORT_BINBYTES */
+            if (i >= n) {
+                return -1;
+            }
+            size = d[i++];
+            if (size > n - i || push_text(s, op == 0x8c ? K_STR : K_BYTES, i, size) < 0) {
+                return -1;
+            }
+            i += size;
+            break;
+        case 0x58: /* BINUNICODE */
+        case 0x42: /* BINBYTES */
+            if (n - i < 4) {
+                return -1;
+            }
+            size = u32le(d + i);
+            i += 4;
+            if (size > n - i || push_text(s, op == 0x58 ? K_STR : K_BYTES, i, size) < 0) {
+                return -1;
+            }
+            i += size;
+            break;
+        case 0x85: /* TUPLE1 */
+        case 0x86: /* TUPLE2 */
+        case 0x87: /* TUPLE3 */
+            size = (size_t)(op - 0x84);
+            if (s->stack.len < size || s->stack.len - size < fence(s)
+                || push_tuple(s, s->stack.len - size, K_TUPLE) < 0) {
+                return -1;
+            }
+            break;
+        case 0x74: /* TUPLE */
+        case 0x91: /* FROZENSET */
+            if (s->marks.len == 0 || s->marks.data[s->marks.len - 1] > s->stack.len) {
+                return -1;
+            }
+            if (push_tuple(s, s->marks.data[--s->marks.len], op == 0x74 ? K_TUPLE : K_FROZENSET)
+                < 0) {
+                return -1;
+            }
+            break;
+        case 0x65: /* APPENDS */
+        case 0x75: /* SETITEMS */
+        case 0x90: /* ADDITEMS */
+            if (s->marks.len == 0) {
+                return -1;
+            }
+            {
+                size_t at = s->marks.data[--s->marks.len];
+                if (at == 0 || at > s->stack.len) {
+                    return -1;
+                }
+                size_t count = s->stack.len - at;
+                if (op == 0x75 && count % 2) {
+                    return -1;
+                }
+                s->stack.len = at; /* the items stay readable just above the new top */
+                if (fill(s, op == 0x65 ? K_LIST : op == 0x75 ? K_DICT : K_SET,
+                         s->stack.data + at, count)
+                    < 0) {
+                    return -1;
+                }
+            }
+            break;
+        case 0x61: /* APPEND */
+        case 0x73: /* SETITEM */
+            size = op == 0x61 ? 1 : 2;
+            {
+                uint32_t pair[2];
+                if (pop(s, &pair[size - 1]) < 0 || (size == 2 && pop(s, &pair[0]) < 0)) {
+                    return -1;
+                }
+                if (fill(s, op == 0x61 ? K_LIST : K_DICT, pair, size) < 0) {
+                    return -1;
+                }
+            }
+            break;
+        case 0x63: /* GLOBAL: "module\nname\n" */
+            {
+                const unsigned char *module = d + i;
+                const unsigned char *end = memchr(module, '\n', n - i);
+                if (end == NULL) {
+                    return -1;
+                }
+                const unsigned char *name = end + 1;
+                size_t rest = n - (size_t)(name - d);
+                const unsigned char *stop = memchr(name, '\n', rest);
+                if (stop == NULL) {
+                    return -1;
+                }
+                if (push_global(s, lookup(s, module, (size_t)(end - module), name,
+                                          (size_t)(stop - name)))
+                    < 0) {
+                    return -1;
+                }
+                i = (size_t)(stop - d) + 1;
+            }
+            break;
+        case 0x93: /* STACK_GLOBAL */
+            {
+                uint32_t name, module;
+                if (pop(s, &name) < 0 || pop(s, &module) < 0) {
+                    return -1;
+                }
+                const Value *m = &s->values[module];
+                const Value *q = &s->values[name];
+                if (m->kind != K_STR || q->kind != K_STR
+                    || push_global(s, lookup(s, d + m->at, m->blen, d + q->at, q->blen)) < 0) {
+                    return -1;
+                }
+            }
+            break;
+        case 0x52: /* REDUCE */
+        case 0x81: /* NEWOBJ */
+            if (call(s, op == 0x81) < 0) {
+                return -1;
+            }
+            break;
+        case 0x62: /* BUILD */
+            if (build(s) < 0) {
+                return -1;
+            }
+            break;
+        case 0x2e: /* STOP */
+            if (s->stack.len != 1 || s->marks.len != 0 || s->bare != 0) {
+                return -1;
+            }
+            return (Py_ssize_t)i;
+        default:
+            return -1; /* every other opcode is the walk's to judge */
+        }
+    }
+    return -1;
+}
+
+PyDoc_STRVAR(scan_doc,
+"scan(data, table, max_elements, max_depth, max_memo, max_str_len, max_int_digits,\n"
+"     max_hash_collisions, /)\n--\n\n"
+"The offset after STOP when the pickle is accepted; -1 when undecided.");
+
+static PyObject *
+scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 8 || !PyBytes_CheckExact(args[0]) || !PyDict_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "scan(bytes, dict, max_elements, max_depth, max_memo, max_str_len, "
+                        "max_int_digits, max_hash_collisions)");
+        return NULL;
+    }
+    uint64_t limits[6];
+    for (int k = 0; k < 6; k++) {
+        long long value = PyLong_AsLongLong(args[2 + k]);
+        if (value == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (value < 0) {
+            return PyLong_FromLong(-1);
+        }
+        limits[k] = (uint64_t)value;
+    }
+    Scan s;
+    memset(&s, 0, sizeof(s));
+    s.data = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    s.n = (size_t)PyBytes_GET_SIZE(args[0]);
+    if (s.n >= UINT32_MAX / 2 || limits[1] >= UINT32_MAX / 4) {
+        return PyLong_FromLong(-1); /* offsets and depths are kept in 32 bits */
+    }
+    s.table = args[1];
+    s.max_elements = limits[0];
+    s.max_depth = limits[1];
+    s.max_memo = limits[2];
+    s.max_str_len = limits[3];
+    /* As the walk: 8 bits are 2.41 decimal digits. */
+    s.max_long_bytes = limits[4] > UINT64_MAX / 5 ? UINT64_MAX : limits[4] * 5 / 12 + 1;
+    s.collisions = limits[5];
+    /* As the walk: containers waiting on the stack are bounded by half the input. */
+    s.max_stack = s.n / 2 + 4096 < s.max_elements ? s.n / 2 + 4096 : s.max_elements;
+    uint64_t max_ops = s.max_elements > (UINT64_MAX - 4096) / 4 ? UINT64_MAX
+                                                                : 4 * s.max_elements + 4096;
+    /* The data is an immutable bytes object held by the caller for the whole call; the
+     * lookups decode names into new objects and cannot reach it. */
+    Py_ssize_t end = run(&s, max_ops);
+    PyMem_Free(s.values);
+    PyMem_Free(s.stack.data);
+    PyMem_Free(s.marks.data);
+    PyMem_Free(s.memo.data);
+    PyMem_Free(s.items.data);
+    return PyLong_FromSsize_t(end);
+}
+
+static PyMethodDef methods[] = {
+    {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef_Slot slots[] = {
+#if PY_VERSION_HEX >= 0x030C0000
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+    {0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "safeops.serialize.legacy._fastscan",
+    .m_doc = "The legacy reader's C fast path (see _fastpath.py).",
+    .m_size = 0,
+    .m_methods = methods,
+    .m_slots = slots,
+};
+
+PyMODINIT_FUNC
+PyInit__fastscan(void)
+{
+    return PyModuleDef_Init(&moduledef);
+}
