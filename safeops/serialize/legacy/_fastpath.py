@@ -12,6 +12,8 @@ The C side knows four kinds of allow-listed global, given here per policy:
   REDUCE or NEWOBJ (datetime types, Decimal, object, slice);
 - ``UUID``: ``uuid.UUID`` as the pickler writes it, NEWOBJ ``()`` then BUILD ``{'int': n}``;
 - ``CALLER``: a class the caller allowed (any call, any state once, as vet_build says);
+- ``ENCODE``: ``_codecs.encode``, which protocols 0-2 write for every bytes value, with
+  vet_call's rule for it (text, a latin-1/utf-8/ascii codec, 'strict');
 - ``NOCALL``: every other allowed global; the C side resolves it but leaves any call of
   it, or state given to what it built, to the Python walk.
 
@@ -46,7 +48,7 @@ AVAILABLE = _scan is not None
 #: Tests set this to False to force the Python walk.
 ENABLED = True
 
-NOCALL, PLAIN, UUID_CLASS, CALLER = 1, 2, 3, 4
+NOCALL, PLAIN, UUID_CLASS, CALLER, ENCODE_FUNCTION = 1, 2, 3, 4, 5
 #: Added to the category of SAFE_GLOBALS entries: their str/bytes arguments count
 #: against the walk's copy budget (max_copy).
 SAFE = 0x10
@@ -80,6 +82,8 @@ def table(policy: Policy) -> dict[tuple[str, str], int]:
             category = CALLER
         elif pair == UUID:
             category = UUID_CLASS
+        elif pair == ENCODE:
+            category = ENCODE_FUNCTION
         elif pair not in _PLAIN_EXCLUDED and policy.is_class(pair):
             category = PLAIN
         else:

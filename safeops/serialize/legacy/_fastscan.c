@@ -44,6 +44,7 @@ enum {
 #define CAT_PLAIN 2  /* a default class vet_call accepts with any arguments */
 #define CAT_UUID 3   /* uuid.UUID: NEWOBJ () then BUILD {'int': n} */
 #define CAT_CALLER 4 /* a class the caller allowed: any call, any state (once) */
+#define CAT_ENCODE 5 /* _codecs.encode: (text, codec[, 'strict']), pickle's bytes (protocols 0-2) */
 #define CAT_SAFE 0x10 /* in SAFE_GLOBALS: str/bytes arguments count against max_copy */
 
 typedef struct {
@@ -388,6 +389,52 @@ push_new(Scan *s, uint8_t kind)
     return index == UINT32_MAX ? -1 : vec_push(&s->stack, index);
 }
 
+/* Whether value is ASCII str/bytes equal to one of the names (NUL-separated, ending in
+ * an empty name) ignoring ASCII case: _policy._text(value) in names, for ASCII text. */
+static int
+is_name(Scan *s, uint32_t index, const char *names)
+{
+    const Value *v = &s->values[index];
+    if ((v->kind != K_STR && v->kind != K_BYTES) || (v->kind == K_STR && v->blen != v->len)) {
+        return 0; /* non-ASCII text: str.lower() is Unicode's; left to the walk */
+    }
+    const unsigned char *text = s->data + v->at;
+    for (const char *name = names; *name; name += strlen(name) + 1) {
+        size_t size = strlen(name);
+        if (size != v->blen) {
+            continue;
+        }
+        size_t k = 0;
+        while (k < size && text[k] < 0x80
+               && (text[k] >= 'A' && text[k] <= 'Z' ? text[k] + 32 : text[k]) == name[k]) {
+            k++;
+        }
+        if (k == size) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* vet_call's rule for _codecs.encode: REDUCE (text, codec[, errors]) with a codec in
+ * _policy.ENCODINGS and errors 'strict'. */
+static int
+encode_ok(Scan *s, const Value *args)
+{
+    const uint32_t *item = s->items.data + args->at;
+    if (args->len < 1 || args->len > 3) {
+        return 0;
+    }
+    uint8_t text = s->values[item[0]].kind;
+    if (text != K_STR && text != K_BYTES) {
+        return 0;
+    }
+    if (args->len >= 2 && !is_name(s, item[1], "latin1\0latin-1\0utf-8\0utf8\0ascii\0")) {
+        return 0;
+    }
+    return args->len < 3 || is_name(s, item[2], "strict\0");
+}
+
 /* REDUCE and NEWOBJ: call(); only the policy cases the categories describe. */
 static int
 call(Scan *s, int newobj)
@@ -408,6 +455,11 @@ call(Scan *s, int newobj)
             return -1; /* vet_call's UUID rules and makes_bare_uuid: left to the walk */
         }
         bare = 1;
+    }
+    else if (category == CAT_ENCODE) {
+        if (newobj || !encode_ok(s, a)) {
+            return -1;
+        }
     }
     else if (category != CAT_PLAIN && category != CAT_CALLER) {
         return -1;
