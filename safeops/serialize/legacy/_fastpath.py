@@ -24,6 +24,8 @@ in tests/test_legacy_fastpath.py compare the two on generated pickles).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from safeops.serialize.legacy._allowlist import SAFE_GLOBALS, normalize_global
 from safeops.serialize.legacy._policy import (
     CONTAINER_TYPES,
@@ -36,10 +38,18 @@ from safeops.serialize.legacy._policy import (
 )
 from safeops.serialize.legacy._symbolic import MAX_HASH_COLLISIONS
 
-try:
-    from safeops.serialize.legacy._fastscan import scan as _scan
-except ImportError:  # built without a compiler: the Python walk does everything
-    _scan = None
+_Scan = Callable[[bytes, dict[tuple[str, str], int], int, int, int, int, int, int], int]
+
+
+def _load_scan() -> _Scan | None:
+    try:
+        from safeops.serialize.legacy._fastscan import scan
+    except ImportError:  # built without a compiler: the Python walk does everything
+        return None
+    return scan
+
+
+_scan = _load_scan()
 
 __all__ = ["AVAILABLE", "ENABLED", "fast_walk", "table"]
 
