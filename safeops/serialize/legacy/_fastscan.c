@@ -842,21 +842,29 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     uint64_t limits[6];
     for (int k = 0; k < 6; k++) {
-        long long value = PyLong_AsLongLong(args[2 + k]);
+        int overflow = 0;
+        long long value = PyLong_AsLongLongAndOverflow(args[2 + k], &overflow);
         if (value == -1 && PyErr_Occurred()) {
             return NULL;
         }
-        if (value < 0) {
+        if (overflow < 0 || (overflow == 0 && value < 0)) {
             return PyLong_FromLong(-1);
         }
-        limits[k] = (uint64_t)value;
+        /* A budget above 2**62 is lowered to it: a lower budget only makes this scan
+         * stricter (it can then leave more to the walk), and sums of two weights below
+         * it cannot overflow 64 bits. */
+        limits[k] = overflow > 0 || value > ((long long)1 << 62) ? (uint64_t)1 << 62
+                                                                  : (uint64_t)value;
     }
     Scan s;
     memset(&s, 0, sizeof(s));
     s.data = (const unsigned char *)PyBytes_AS_STRING(args[0]);
     s.n = (size_t)PyBytes_GET_SIZE(args[0]);
-    if (s.n >= UINT32_MAX / 2 || limits[1] >= UINT32_MAX / 4) {
-        return PyLong_FromLong(-1); /* offsets and depths are kept in 32 bits */
+    if (s.n >= UINT32_MAX / 2) {
+        return PyLong_FromLong(-1); /* offsets are kept in 32 bits */
+    }
+    if (limits[1] > UINT32_MAX / 4) {
+        limits[1] = UINT32_MAX / 4; /* depths are kept in 32 bits; lower is stricter */
     }
     s.table = args[1];
     s.max_elements = limits[0];
