@@ -197,6 +197,30 @@ def test_integer_digit_budget_is_enforced() -> None:
         legacy.loads(pickle.dumps(10**5000), limits=Limits(max_int_digits=100))
 
 
+@pytest.mark.parametrize("protocol", [0, 2, 5])
+@pytest.mark.parametrize("text", ["1e999999999", "1e-999999999", "9" * 30 + "e4290"])
+def test_decimal_exponent_beyond_the_digit_budget_is_refused(text: str, protocol: int) -> None:
+    """A short text with a huge exponent: int() or quantize() of it would take minutes."""
+    data = pickle.dumps(decimal.Decimal(text), protocol=protocol)
+    with pytest.raises(DecodeLimitError) as caught:
+        legacy.loads(data)
+    assert caught.value.context["limit"] == "max_int_digits"
+
+
+@pytest.mark.parametrize("text", ["1.25", "-0", "NaN", "sNaN", "-Infinity", "1e4299", "1e-4300"])
+def test_decimals_within_the_digit_budget_load(text: str) -> None:
+    value = legacy.loads(pickle.dumps(decimal.Decimal(text), protocol=5))
+    assert type(value) is decimal.Decimal
+    assert str(value) == str(decimal.Decimal(text))
+
+
+def test_decimal_digit_budget_follows_the_limits() -> None:
+    data = pickle.dumps(decimal.Decimal("1e30"))
+    assert legacy.loads(data) == decimal.Decimal("1e30")
+    with pytest.raises(DecodeLimitError):
+        legacy.loads(data, limits=Limits(max_int_digits=20))
+
+
 def test_truncated_pickle_is_a_decode_error() -> None:
     """Cutting a pickle short gives DecodeError, never EOFError or UnpicklingError."""
     data = pickle.dumps({"a": [1, 2, 3]})

@@ -363,6 +363,11 @@ def decimal_from(payload: object, max_digits: int) -> Decimal:
         value = Decimal(payload)
     except ArithmeticError as error:
         raise bad("decimal", payload) from error
+    return check_decimal_size(value, max_digits)
+
+
+def check_decimal_size(value: Decimal, max_digits: int) -> Decimal:
+    """Refuse a Decimal with more than *max_digits* digits before or after the point."""
     # The text is short, but its exponent is not bounded by its length: int() or a
     # quantize of Decimal("1e30000000") takes minutes. max_int_digits bounds the digits
     # before the point (adjusted exponent) and after it (exponent), attack review

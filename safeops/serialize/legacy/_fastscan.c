@@ -8,15 +8,20 @@
  * call or state update its few policy cases do not cover, a budget exceeded, malformed
  * bytes. Undecided input goes through the Python walk, which alone produces errors. So
  * a gap here costs speed, never safety; only a wrong "accept" matters, and the rules
- * below mirror the Python walk line by line (tests/test_legacy_fastpath.py checks the
- * implication on generated and mutated pickles).
+ * below mirror the Python walk's, rule by rule (tests/test_legacy_fastpath.py checks the
+ * implication on generated and mutated pickles). They model the walk, not CPython: like
+ * the walk, this accepts a few byte sequences CPython's unpickler then rejects (an
+ * APPEND below the MARK, a MEMOIZE right after one), which legacy.loads reports as a
+ * failed load.
  *
  * Nothing here imports, calls or builds anything the data names: the only Python calls
  * are decoding non-ASCII text (to count code points and validate UTF-8 exactly as the
  * walk does) and looking up (module, name) pairs of exact str in the caller's dict.
  *
- * Memory: every opcode makes at most one Value; the opcode count is bounded by the same
- * max_ops as the Python walk, and all arrays grow by doubling with overflow checks.
+ * Memory: an opcode makes at most one 32-byte Value (none for NONE, bools, floats and
+ * ints, which share theirs) and one 4-byte stack entry; the opcode count is bounded by
+ * the same max_ops as the Python walk, and all arrays grow by doubling with overflow
+ * checks.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -64,19 +69,26 @@ typedef struct {
 } Vec;
 
 static int
+vec_grow(Vec *vec)
+{
+    size_t cap = vec->cap ? vec->cap * 2 : 256;
+    if (cap > SIZE_MAX / sizeof(uint32_t) / 2) {
+        return -1;
+    }
+    uint32_t *grown = PyMem_Realloc(vec->data, cap * sizeof(uint32_t));
+    if (grown == NULL) {
+        return -1;
+    }
+    vec->data = grown;
+    vec->cap = cap;
+    return 0;
+}
+
+static int
 vec_push(Vec *vec, uint32_t item)
 {
-    if (vec->len == vec->cap) {
-        size_t cap = vec->cap ? vec->cap * 2 : 256;
-        if (cap > SIZE_MAX / sizeof(uint32_t) / 2) {
-            return -1;
-        }
-        uint32_t *grown = PyMem_Realloc(vec->data, cap * sizeof(uint32_t));
-        if (grown == NULL) {
-            return -1;
-        }
-        vec->data = grown;
-        vec->cap = cap;
+    if (vec->len == vec->cap && vec_grow(vec) < 0) {
+        return -1;
     }
     vec->data[vec->len++] = item;
     return 0;
@@ -93,6 +105,15 @@ typedef struct {
     uint64_t collisions, copied;
     uint64_t bare; /* UUIDs waiting for their BUILD */
 } Scan;
+
+/* Constants other than text carry nothing but their kind and flags, and nothing ever
+ * changes them (only nodes get flags after creation), so every NONE, bool, float and
+ * int shares one of these values instead of taking 32 bytes per opcode. */
+enum {
+    V_NONE, V_BOOL, V_FLOAT,
+    V_INT, /* + F_UUID_INT ? 1 : 0, + F_SAFE_FLAG ? 2 : 0 */
+    SHARED_VALUES = V_INT + 4
+};
 
 /* Index of a new value, or UINT32_MAX when out of memory. */
 static uint32_t
@@ -374,12 +395,7 @@ push_text(Scan *s, uint8_t kind, size_t at, size_t size)
 static int
 push_int(Scan *s, int uuid_ok, int safe_flag)
 {
-    uint32_t index = new_value(s, K_INT);
-    if (index == UINT32_MAX) {
-        return -1;
-    }
-    s->values[index].flags = (uint8_t)((uuid_ok ? F_UUID_INT : 0) | (safe_flag ? F_SAFE_FLAG : 0));
-    return vec_push(&s->stack, index);
+    return vec_push(&s->stack, (uint32_t)(V_INT + (uuid_ok ? 1 : 0) + (safe_flag ? 2 : 0)));
 }
 
 static int
@@ -387,6 +403,28 @@ push_new(Scan *s, uint8_t kind)
 {
     uint32_t index = new_value(s, kind);
     return index == UINT32_MAX ? -1 : vec_push(&s->stack, index);
+}
+
+/* Set up the shared constants and the first blocks of every array (so no pointer
+ * arithmetic is ever done on a NULL array). */
+static int
+start(Scan *s)
+{
+    static const uint8_t kinds[SHARED_VALUES] = {K_NONE, K_BOOL, K_FLOAT, K_INT, K_INT, K_INT, K_INT};
+    for (int k = 0; k < SHARED_VALUES; k++) {
+        uint32_t index = new_value(s, kinds[k]);
+        if (index != (uint32_t)k) {
+            return -1;
+        }
+    }
+    s->values[V_INT + 1].flags = F_UUID_INT;
+    s->values[V_INT + 2].flags = F_SAFE_FLAG;
+    s->values[V_INT + 3].flags = F_UUID_INT | F_SAFE_FLAG;
+    if (vec_grow(&s->stack) < 0 || vec_grow(&s->marks) < 0 || vec_grow(&s->memo) < 0
+        || vec_grow(&s->items) < 0) {
+        return -1;
+    }
+    return 0;
 }
 
 /* Whether value is ASCII str/bytes equal to one of the names (NUL-separated, ending in
@@ -643,7 +681,7 @@ run(Scan *s, uint64_t max_ops)
                 }
                 i += 8;
             }
-            if (push_new(s, op == 0x4e ? K_NONE : op == 0x47 ? K_FLOAT : K_BOOL) < 0) {
+            if (vec_push(&s->stack, op == 0x4e ? V_NONE : op == 0x47 ? V_FLOAT : V_BOOL) < 0) {
                 return -1;
             }
             break;
@@ -880,7 +918,7 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                                                                 : 4 * s.max_elements + 4096;
     /* The data is an immutable bytes object held by the caller for the whole call; the
      * lookups decode names into new objects and cannot reach it. */
-    Py_ssize_t end = run(&s, max_ops);
+    Py_ssize_t end = start(&s) < 0 ? -1 : run(&s, max_ops);
     PyMem_Free(s.values);
     PyMem_Free(s.stack.data);
     PyMem_Free(s.marks.data);

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import copyreg
+import decimal
 import importlib
 import io
 import os
@@ -31,6 +32,7 @@ from typing import IO, Any
 from safeops._permits import granted
 from safeops.errors import ConfigurationError, DecodeError, DecodeLimitError, SafeOpsError, quote
 from safeops.serialize._limits import DEFAULT_LIMITS, Limits
+from safeops.serialize._tags import check_decimal_size
 from safeops.serialize.legacy._allowlist import SAFE_GLOBALS, normalize_global
 from safeops.serialize.legacy._fastpath import fast_walk
 from safeops.serialize.legacy._policy import (
@@ -65,6 +67,8 @@ _WALK_BUDGETS = {
     "hash_collisions": "too many set members or dict keys share a hash value "
     "(a hash-collision attack)",
 }
+
+_DECIMAL = ("decimal", "Decimal")
 
 _PERMIT_REASON = "serialize.legacy: loading a pickle checked against the allow-list"
 
@@ -171,7 +175,9 @@ def _load(
     # BytesIO it makes a read() call per opcode of unframed (protocol 0-3) pickles,
     # which made them 2.7x slower than pickle.loads.
     stream = io.BufferedReader(io.BytesIO(data), buffer_size=1 << 16)
-    unpickler = _Unpickler(stream, resolver, encoding=encoding, errors=errors)
+    unpickler = _Unpickler(
+        stream, resolver, encoding=encoding, errors=errors, max_int_digits=active.max_int_digits
+    )
     try:
         with granted("pickle", reason=_PERMIT_REASON, subject=resolver.policy.pairs):
             value = unpickler.load()
@@ -402,12 +408,38 @@ def _checked_reconstructor(classes: frozenset[Any], bases: frozenset[Any]) -> An
     return _reconstructor
 
 
+def _checked_decimal(max_digits: int) -> Any:
+    def _decimal(value: object = "0") -> decimal.Decimal:
+        # Pickle writes Decimal(str(d)). The walk cannot see an exponent in the text
+        # ("1e999999999" is 11 characters), and int() or quantize() of such a value
+        # takes minutes: bound it by max_int_digits as serialize's decimal tag does.
+        if type(value) is str and len(value) > max_digits + 32:
+            raise DecodeLimitError(
+                f"a Decimal of {len(value)} characters exceeds max_int_digits={max_digits}",
+                limit="max_int_digits",
+                maximum=max_digits,
+                actual=len(value),
+            )
+        return check_decimal_size(decimal.Decimal(value), max_digits)  # type: ignore[arg-type]
+
+    return _decimal
+
+
 class _Unpickler(pickle.Unpickler):
     """CPython's C unpickler with ``find_class`` limited to the resolver's objects."""
 
-    def __init__(self, file: IO[bytes], resolver: _Resolver, *, encoding: str, errors: str) -> None:
+    def __init__(
+        self,
+        file: IO[bytes],
+        resolver: _Resolver,
+        *,
+        encoding: str,
+        errors: str,
+        max_int_digits: int,
+    ) -> None:
         super().__init__(file, fix_imports=True, encoding=encoding, errors=errors)
         self._objects = resolver.objects
+        self._max_int_digits = max_int_digits
 
     def find_class(self, module: str, name: str, /) -> Any:
         pair = normalize_global(module, name)
@@ -416,6 +448,8 @@ class _Unpickler(pickle.Unpickler):
             raise DecodeError(f"the global {quote(module)}.{quote(name)} is not allow-listed")
         # The same audit event the stdlib raises, so enforce() and audit logs see it.
         sys.audit("pickle.find_class", pair[0], pair[1])
+        if pair == _DECIMAL:
+            return _checked_decimal(self._max_int_digits)
         return value
 
     def persistent_load(self, pid: Any, /) -> Any:
