@@ -52,11 +52,13 @@ from safeops.enforce._annotations import (
 )
 from safeops.enforce._holders import (
     CLASS_DICT,
+    MISSING,
     MRO_OF,
     calls_by_name,
     holds_function,
     holds_unpickler,
 )
+from safeops.enforce._holders import arguments as _arguments
 from safeops.enforce._locations import (
     CallSite,
     first_outside_stdlib,
@@ -75,9 +77,9 @@ _CODE_RUNNERS: Final = frozenset(
     id(f) for f in (builtins.eval, builtins.exec, builtins.compile, marshal.loads, marshal.load)
 )
 _UNPICKLER_NAMES: Final = frozenset({"loads", "load", "_loads", "_load", "Unpickler"})
-_CO_VARARGS: Final = 0x04
-_CO_VARKEYWORDS: Final = 0x08
-_MISSING: Final = object()
+#: What :func:`_received` returns when no argument carries the source (the same marker
+#: stands for a deleted parameter in :func:`_arguments`' values).
+_MISSING: Final = MISSING
 _HANDED_CALLABLE: Final = object()
 #: Aliases under which trusted code calls the code-running builtins by name (six's
 #: ``exec_``), besides the builtins' own names.
@@ -93,29 +95,6 @@ class Attribution:
     site: CallSite | None
     trusted: bool
     why: str
-
-
-def _arguments(frame: FrameType) -> list[object]:
-    """The values a frame's function received as arguments (``*args`` and ``**kwargs``
-    flattened one level)."""
-    code = frame.f_code
-    count = code.co_argcount + code.co_kwonlyargcount
-    flags = code.co_flags
-    if count == 0 and not flags & (_CO_VARARGS | _CO_VARKEYWORDS):
-        return []
-    names = code.co_varnames
-    local_values = frame.f_locals
-    values: list[object] = [local_values.get(name, _MISSING) for name in names[:count]]
-    if flags & _CO_VARARGS:
-        extra = local_values.get(names[count], ())
-        if isinstance(extra, tuple):
-            values.extend(extra)
-        count += 1
-    if flags & _CO_VARKEYWORDS:
-        extra = local_values.get(names[count], {})
-        if isinstance(extra, dict):
-            values.extend(extra.values())
-    return values
 
 
 def _is_name(text: str) -> bool:

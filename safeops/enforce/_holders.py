@@ -29,7 +29,9 @@ from typing import Final
 
 __all__ = [
     "CLASS_DICT",
+    "MISSING",
     "MRO_OF",
+    "arguments",
     "calls_by_name",
     "held",
     "holds_function",
@@ -38,6 +40,11 @@ __all__ = [
 ]
 
 _CO_NEWLOCALS: Final = 0x02
+_CO_VARARGS: Final = 0x04
+_CO_VARKEYWORDS: Final = 0x08
+
+#: Stands for a value that is not there (a parameter the function deleted).
+MISSING: Final = object()
 
 
 #: How many items of a list or tuple local are searched for a held callable.
@@ -119,6 +126,37 @@ def held(frame: FrameType, *, closures: bool = True, own: bool = True) -> list[o
                 unwrapped.append(_MethodName(repr(item).partition("(")[2].partition(",")[0]))
     held.extend(unwrapped)
     return held
+
+
+def arguments(frame: FrameType, *, spread: bool = True) -> list[object]:
+    """The values the frame's function received as arguments, in parameter order.
+
+    With *spread* (caller attribution), ``*args`` and ``**kwargs`` are flattened one level
+    and a parameter the function deleted reads as :data:`MISSING`, so positions hold
+    (``values[0]`` is ``self``). Without it (the process rules, which search what the
+    values hold a few levels down), ``*args`` and ``**kwargs`` are kept as their tuple and
+    dict and deleted parameters are left out."""
+    code = frame.f_code
+    count = code.co_argcount + code.co_kwonlyargcount
+    flags = code.co_flags
+    if count == 0 and not flags & (_CO_VARARGS | _CO_VARKEYWORDS):
+        return []
+    names = code.co_varnames
+    local_values = frame.f_locals
+    if not spread:
+        count += bool(flags & _CO_VARARGS) + bool(flags & _CO_VARKEYWORDS)
+        return [local_values[name] for name in names[:count] if name in local_values]
+    values: list[object] = [local_values.get(name, MISSING) for name in names[:count]]
+    if flags & _CO_VARARGS:
+        extra = local_values.get(names[count], ())
+        if isinstance(extra, tuple):
+            values.extend(extra)
+        count += 1
+    if flags & _CO_VARKEYWORDS:
+        extra = local_values.get(names[count], {})
+        if isinstance(extra, dict):
+            values.extend(extra.values())
+    return values
 
 
 class _MethodName(str):

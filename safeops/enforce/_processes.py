@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import BuiltinFunctionType, FrameType, FunctionType
 from typing import Final
 
-from safeops.enforce._holders import instance_dict
+from safeops.enforce._holders import arguments, instance_dict
 from safeops.enforce._locations import CallSite, site_of, trust_of
 from safeops.enforce._policy import Policy
 from safeops.enforce._programs import find_code_use
@@ -36,8 +36,6 @@ _TEMPLATE_FILENAME: Final = "<template>"
 #: inline code it was handed, or for a process function it holds.
 _SEARCH_DEPTH: Final = 4
 _SEARCH_BUDGET: Final = 400
-_CO_VARARGS: Final = 0x04
-_CO_VARKEYWORDS: Final = 0x08
 #: Modules whose functions and classes start processes (as ``__module__`` reports
 #: them), and the process functions of the modules that also hold other things.
 _SPAWNER_MODULES: Final = frozenset(
@@ -91,16 +89,6 @@ def _program_written(frame: FrameType, text: str) -> bool:
     source = "".join(linecache.getlines(frame.f_code.co_filename))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return bool(lines) and all(line in source for line in lines)
-
-
-def _arguments(frame: FrameType) -> list[object]:
-    """The values the frame's function received as arguments (``*args``/``**kwargs``
-    included as their tuple and dict)."""
-    code = frame.f_code
-    count = code.co_argcount + code.co_kwonlyargcount
-    count += bool(code.co_flags & _CO_VARARGS) + bool(code.co_flags & _CO_VARKEYWORDS)
-    local_values = frame.f_locals
-    return [local_values[name] for name in code.co_varnames[:count] if name in local_values]
 
 
 def _reachable(values: list[object]) -> Iterator[object]:
@@ -158,7 +146,7 @@ def _runs_stored_spawner(frame: FrameType) -> bool:
 def _received_text(frame: FrameType, text: str) -> bool:
     """The frame received *text*, or a substantial piece of it, in its arguments (or in
     what they hold): it was handed the code rather than writing it."""
-    for value in _reachable(_arguments(frame)):
+    for value in _reachable(arguments(frame, spread=False)):
         if type(value) is str:
             assert isinstance(value, str)
             if value == text or (len(value) >= 8 and not value.isidentifier() and value in text):
