@@ -15,7 +15,7 @@ commands configured outside argv (environment, config files) are not seen.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -88,29 +88,70 @@ _GIT_COMMAND_SHORT = {"rebase": "-x", "difftool": "-x", "clone": "-u", "ls-remot
                       "grep": "-O"}
 
 
+class _Options:
+    """A getopt-style walk over argv: iterating yields each option, :meth:`value` takes
+    the value of the one just yielded, and :attr:`operands` collects the rest. The first
+    operand ends the options unless *permute* (GNU); so does ``--``, and the arguments
+    after it replace the operands collected so far."""
+
+    def __init__(self, args: Sequence[str], *, permute: bool) -> None:
+        self.operands: list[str] = []
+        self._args = args
+        self._permute = permute
+        self._next = 0
+
+    def __iter__(self) -> Iterator[str]:
+        args = self._args
+        while self._next < len(args):
+            arg = args[self._next]
+            self._next += 1
+            if arg == "--":
+                self.operands = list(args[self._next :])
+                return
+            if arg.startswith("-") and arg != "-":
+                yield arg
+            elif self._permute:
+                self.operands.append(arg)
+            else:
+                self.operands = list(args[self._next - 1 :])
+                return
+
+    def value(self, attached: str | None) -> str:
+        """*attached* (the value given in the option's own argument), or else the next
+        argument, which is consumed (``""`` past the end)."""
+        if attached is not None:
+            return attached
+        index = self._next
+        self._next += 1
+        return self._args[index] if index < len(self._args) else ""
+
+
+def _command_text(
+    program: str, texts: list[str], options: _Options, *, from_file: bool,
+    runs: Callable[[str], bool], how: str,
+) -> CodeUse | None:
+    """The first program text (given with an option, or else the first operand, unless
+    the program is read from a file) that *runs* a command."""
+    if not texts and not from_file and options.operands:
+        texts = [options.operands[0]]
+    for text in texts:
+        if runs(text):
+            return CodeUse("command", program, text, how)
+    return None
+
+
 def awk_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
     sources: list[str] = []
     from_file = False
-    operands: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        i += 1
-        if arg == "--":
-            operands = list(args[i:])
-            break
+    options = _Options(args, permute=False)
+    for arg in options:
         if arg in ("--sandbox", "-S"):
             return None  # gawk: system(), pipes and redirections are off
-        if not arg.startswith("-") or arg == "-":
-            operands = list(args[i - 1 :])
-            break
         name, eq, value = arg.partition("=")
         if arg.startswith("--"):
             if name in ("--load", "--source", "--file", "--exec", "--include", "--assign",
                         "--field-separator"):
-                if not eq:
-                    value = args[i] if i < len(args) else ""
-                    i += 1
+                value = options.value(value if eq else None)
                 if name == "--load":
                     return CodeUse("command", program, value, "awk loading an extension")
                 if name == "--source":
@@ -122,9 +163,7 @@ def awk_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
             return None  # gawk -S: --sandbox
         if letter not in _AWK_VALUED:
             continue  # flags, and options taking an optional attached value (-d[file])
-        value = attached or (args[i] if i < len(args) else "")
-        if not attached:
-            i += 1
+        value = options.value(attached or None)
         if letter == "l":
             return CodeUse("command", program, value, "awk loading an extension")
         if letter == "W" and value.startswith("sandbox"):
@@ -132,13 +171,14 @@ def awk_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
         if letter == "e":
             sources.append(value)
         from_file = from_file or letter in "fE" or (letter == "W" and value.startswith("exec"))
-    if not sources and not from_file and operands:
-        sources.append(operands[0])
-    for source in sources:
-        if _AWK_COMMAND.search(_awk_code_only(source)):
-            return CodeUse("command", program, source,
-                           "an awk program running commands (system(), pipes, @load)")
-    return None
+    return _command_text(
+        program, sources, options, from_file=from_file, runs=_awk_runs_commands,
+        how="an awk program running commands (system(), pipes, @load)",
+    )
+
+
+def _awk_runs_commands(source: str) -> bool:
+    return _AWK_COMMAND.search(_awk_code_only(source)) is not None
 
 
 def _awk_code_only(source: str) -> str:
@@ -168,25 +208,14 @@ def _awk_code_only(source: str) -> str:
 def sed_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
     scripts: list[str] = []
     from_file = False
-    operands: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        i += 1
-        if arg == "--":
-            operands = list(args[i:])
-            break
+    options = _Options(args, permute=True)  # GNU sed permutes options and operands
+    for arg in options:
         if arg == "--sandbox":
             return None  # GNU sed refuses e, r and w
-        if not arg.startswith("-") or arg == "-":
-            operands.append(arg)
-            continue  # GNU sed permutes options and operands
         name, eq, value = arg.partition("=")
         if arg.startswith("--"):
             if name in ("--expression", "--file", "--line-length"):
-                if not eq:
-                    value = args[i] if i < len(args) else ""
-                    i += 1
+                value = options.value(value if eq else None)
                 if name == "--expression":
                     scripts.append(value)
                 from_file = from_file or name == "--file"
@@ -194,22 +223,17 @@ def sed_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
         for j in range(1, len(arg)):
             letter = arg[j]
             if letter in "efl":
-                value = arg[j + 1 :] or (args[i] if i < len(args) else "")
-                if not arg[j + 1 :]:
-                    i += 1
+                value = options.value(arg[j + 1 :] or None)
                 if letter == "e":
                     scripts.append(value)
                 from_file = from_file or letter == "f"
                 break
             if letter == "i":
                 break  # -i[SUFFIX]
-    if not scripts and not from_file and operands:
-        scripts.append(operands[0])
-    for script in scripts:
-        if sed_runs_commands(script):
-            return CodeUse("command", program, script,
-                           "a sed script running commands (the e command or s///e)")
-    return None
+    return _command_text(
+        program, scripts, options, from_file=from_file, runs=sed_runs_commands,
+        how="a sed script running commands (the e command or s///e)",
+    )
 
 
 def _skip_delimited(script: str, i: int, delimiter: str) -> int:
