@@ -1,12 +1,14 @@
 """What a rule decided: a :class:`Finding`, with its message parts and replacement.
 
-Kept apart from the rules themselves (:mod:`._rules`) so the report, the hook and the
-rules share one record type, and so that every detail passes through one place that
-bounds it and escapes what could forge a log line.
+Kept apart from the rules themselves (:mod:`._rules`, :mod:`._process_rules`) so the
+report, the hook and the rules share one record type, so that every detail passes
+through one place that bounds it and escapes what could forge a log line, and so that
+every rule settles permits the same way (:func:`outcome`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -16,7 +18,15 @@ from safeops.enforce._locations import CallSite
 from safeops.enforce._policy import Level
 from safeops.errors import quote
 
-__all__ = ["REPLACEMENTS", "Finding", "application_permit", "make_finding"]
+__all__ = [
+    "REPLACEMENTS",
+    "RULES",
+    "Finding",
+    "application_permit",
+    "make_finding",
+    "outcome",
+    "rule_finding",
+]
 
 _DETAIL_LIMIT: Final = 200
 
@@ -34,6 +44,25 @@ REPLACEMENTS: Final = {
     "run_cmd([...])",
     "native": "a reviewed extension module, or a scoped safeops.permit('native', reason=...)",
     "escape": "nothing: logged for review",
+}
+
+#: Each rule's category (named in its message and the report) and its key in
+#: :data:`REPLACEMENTS`.
+RULES: Final = {
+    "pickle.global": ("pickle", "pickle"),
+    "pickle.build_class": ("pickle", "pickle"),
+    "marshal.loads": ("dynamic_code", "marshal"),
+    "dynamic_code.compile": ("dynamic_code", "dynamic_code"),
+    "dynamic_code.exec": ("dynamic_code", "dynamic_code"),
+    "process.shell": ("process", "process.shell"),
+    "process.code": ("process", "process.code"),
+    "process.template": ("process", "process.template"),
+    "process.spawn": ("process", "process.spawn"),
+    "native.ctypes": ("native", "native"),
+    "interpreter.create": ("native", "native"),
+    "escape.code_new": ("native", "escape"),
+    "escape.set_code": ("native", "escape"),
+    "escape.audit_hook": ("native", "escape"),
 }
 
 
@@ -97,3 +126,29 @@ def application_permit(permit: _permits.Permit, finding: Finding) -> Finding | N
     if permit.origin != "application":
         return None
     return Finding(**{**finding.__dict__, "permit": permit})
+
+
+def rule_finding(
+    rule: str, event: str, level: Level, *, where: Attribution | CallSite | None, why: str,
+    detail: object,
+) -> Finding:
+    """:func:`make_finding` for one of :data:`RULES`, with its category and replacement."""
+    category, replacement_key = RULES[rule]
+    return make_finding(
+        rule=rule, category=category, event=event, level=level, where=where, why=why,
+        detail=detail, replacement_key=replacement_key,
+    )
+
+
+def outcome(
+    finding: Finding,
+    permit: _permits.Permit | None,
+    covers: Callable[[_permits.Permit], bool],
+) -> Finding | None:
+    """What a rule returns for *finding*: the finding itself, unless *permit* (the active
+    permit that may apply, if any) covers the event, as *covers* decides. A covering
+    permit of safeops' own allows the event silently; an application's is recorded with
+    the finding (:func:`application_permit`)."""
+    if permit is not None and covers(permit):
+        return application_permit(permit, finding)
+    return finding

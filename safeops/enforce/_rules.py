@@ -3,7 +3,8 @@
 Each rule returns ``None`` (allowed, nothing to record) or a :class:`Finding`. A finding
 is either a violation, acted on by the hook according to the mode and the rule's level,
 or an event allowed by an *application* permit (recorded so scoped exceptions show up in
-the report). The rules by category, with their defaults (see docs/enforce.md):
+the report); :func:`._findings.outcome` settles the permit the same way for every rule.
+The rules by category, with their defaults (see docs/enforce.md):
 
 - ``pickle.global``: ``pickle.find_class`` of a global outside the shared allow-list,
   whoever unpickles; only the stdlib frames that read multiprocessing's and
@@ -12,10 +13,7 @@ the report). The rules by category, with their defaults (see docs/enforce.md):
   attributes process-wide), whoever unpickles (:mod:`._class_guard`).
 - ``marshal.loads``, ``dynamic_code.compile``, ``dynamic_code.exec``: judged by who
   supplied the bytes, source or code object (:mod:`._attribution`).
-- ``process.shell``: ``os.system``, or any process whose program is a shell given a
-  command string (directly or through argument-executing wrappers), whatever the event.
-- ``process.spawn`` (policy ``process="all"``): any other process creation, except
-  multiprocessing's and concurrent.futures' own workers.
+- ``process.*``: process creation and forks (:mod:`._process_rules`).
 - ``native.ctypes``: ``ctypes`` loading a library or resolving a symbol from restricted
   code; ``interpreter.create``: a sub-interpreter (this hook would not run in it).
 - ``escape.*`` (policy ``escape_hatches``): code objects built by hand, ``__code__``
@@ -33,19 +31,16 @@ from typing import Final
 from safeops import _permits
 from safeops.enforce._attribution import attribute
 from safeops.enforce._class_guard import BUILD_CLASS_EVENT, build_detail, guard_classes
-from safeops.enforce._findings import Finding, application_permit, make_finding
-from safeops.enforce._locations import CallSite, first_frame, site_of, trust_of
+from safeops.enforce._findings import Finding, outcome, rule_finding
+from safeops.enforce._locations import first_frame, site_of, trust_of
 from safeops.enforce._policy import Policy
-from safeops.enforce._processes import judge_process, template_frame
+from safeops.enforce._process_rules import ProcessRules
 from safeops.enforce._subjects import (
     FORK_EXEC_EVENT,
+    any_permit,
     code_permit_covers,
-    dash_c_command,
-    is_interpreter_machinery,
-    is_worker_start,
     pickle_permit_covers,
-    process_subject,
-    same_program,
+    unscoped,
 )
 
 __all__ = ["FORK_EXEC_EVENT", "PROBE_EVENT", "SUBINTERPRETER_EVENT", "Finding", "Rules"]
@@ -69,9 +64,6 @@ _IPC_READS: Final = frozenset(
         ("multiprocessing.spawn", "_main"),
     }
 )
-_PROCESS_PLUMBING: Final = frozenset(
-    {"os", "subprocess", "pty", "posixpath", "asyncio.*", "multiprocessing.util"}
-)
 _NATIVE_PLUMBING: Final = frozenset({"ctypes.*"})
 _NO_PLUMBING: Final = frozenset[str]()
 _COMPILE_NAMES: Final = frozenset({"compile", "exec", "eval"})
@@ -94,7 +86,9 @@ class Rules:
     ) -> None:
         self.policy = policy
         self._is_safe_global = is_safe_global
-        self._find_shell_command = find_shell_command
+        processes = ProcessRules(policy, find_shell_command=find_shell_command)
+        self.process: _Handler = processes.process
+        self.fork: _Handler = processes.fork
         #: Checks that settle an event from its arguments alone, before the hook pays
         #: for a frame: an allow-listed pickle global is the common case.
         self.fast_allow: dict[str, Callable[[tuple[object, ...]], bool]] = {
@@ -132,8 +126,6 @@ class Rules:
         if allowlist is not None:  # imported with is_safe_global by the caller
             guard_classes(allowlist.SAFE_GLOBALS)
 
-    # --- helpers ---------------------------------------------------------------------
-
     # --- deserialization ---------------------------------------------------------------
 
     def _safe_global_args(self, args: tuple[object, ...]) -> bool:
@@ -160,21 +152,16 @@ class Rules:
             and (site.module, site.function) in _IPC_READS
         ):
             return None  # the interpreter's own IPC between its worker processes
-        finding = make_finding(
-            rule="pickle.global",
-            category="pickle",
-            event=event,
-            level=self.policy.pickle,
-            where=site,
+        finding = rule_finding(
+            "pickle.global", event, self.policy.pickle, where=site, detail=f"{module}.{name}",
             why="the pickle names a global outside the safe allow-list "
             "(judged by what is unpickled, whoever unpickles)",
-            detail=f"{module}.{name}",
-            replacement_key="pickle",
         )
-        permit = _permits.active("pickle")
-        if permit is not None and pickle_permit_covers(permit.subject, module, name):
-            return application_permit(permit, finding)
-        return finding
+        return outcome(
+            finding,
+            _permits.active("pickle"),
+            lambda permit: pickle_permit_covers(permit.subject, module, name),
+        )
 
     def pickle_build_class(
         self, event: str, args: tuple[object, ...], frame: FrameType | None
@@ -183,22 +170,14 @@ class Rules:
         if self.policy.pickle == "off":
             return None
         caller = first_frame(frame, _PICKLE_PLUMBING)
-        finding = make_finding(
-            rule="pickle.build_class",
-            category="pickle",
-            event=event,
-            level=self.policy.pickle,
+        finding = rule_finding(
+            "pickle.build_class", event, self.policy.pickle, detail=build_detail(args),
             where=site_of(caller) if caller is not None else None,
             why="the pickle sets attributes on an allow-listed class itself (BUILD), which "
             "would change that class for the whole process (judged by what is unpickled, "
             "whoever unpickles)",
-            detail=build_detail(args),
-            replacement_key="pickle",
         )
-        permit = _permits.active("pickle")
-        if permit is not None and permit.subject is None:
-            return application_permit(permit, finding)
-        return finding
+        return outcome(finding, _permits.active("pickle"), unscoped)
 
     def marshal(
         self, event: str, args: tuple[object, ...], frame: FrameType | None
@@ -209,20 +188,16 @@ class Rules:
         attribution = attribute(frame, data, self.policy, names=_MARSHAL_NAMES)
         if attribution.trusted:
             return None
-        finding = make_finding(
-            rule="marshal.loads",
-            category="dynamic_code",
-            event=event,
-            level=self.policy.marshal,
-            where=attribution,
+        finding = rule_finding(
+            "marshal.loads", event, self.policy.marshal, where=attribution,
             why="marshal data can hold code objects; " + attribution.why,
             detail=data if data is not None else "<stream>",
-            replacement_key="marshal",
         )
-        permit = _permits.active("dynamic_code") or _permits.active("pickle")
-        if permit is not None and (permit.subject is None or permit.subject is data):
-            return application_permit(permit, finding)
-        return finding
+        return outcome(
+            finding,
+            _permits.active("dynamic_code") or _permits.active("pickle"),
+            lambda permit: permit.subject is None or permit.subject is data,
+        )
 
     # --- dynamic code ------------------------------------------------------------------
 
@@ -244,19 +219,11 @@ class Rules:
         attribution = attribute(frame, source, self.policy, names=_COMPILE_NAMES, match_text=True)
         if attribution.trusted:
             return None
-        finding = make_finding(
-            rule="dynamic_code.compile",
-            category="dynamic_code",
-            event=event,
-            level=self.policy.dynamic_code,
-            where=attribution,
-            why=attribution.why,
-            detail=source,
-            replacement_key="dynamic_code",
+        finding = rule_finding(
+            "dynamic_code.compile", event, self.policy.dynamic_code,
+            where=attribution, why=attribution.why, detail=source,
         )
-        if permit is not None and code_permit_covers(permit.subject, source):
-            return application_permit(permit, finding)
-        return finding
+        return outcome(finding, permit, lambda active: code_permit_covers(active.subject, source))
 
     def exec(self, event: str, args: tuple[object, ...], frame: FrameType | None) -> Finding | None:
         if self.policy.dynamic_code == "off" or not args:
@@ -272,126 +239,12 @@ class Rules:
         if attribution.trusted:
             return None
         name = code.co_name if isinstance(code, CodeType) else type(code).__name__
-        finding = make_finding(
-            rule="dynamic_code.exec",
-            category="dynamic_code",
-            event=event,
-            level=self.policy.dynamic_code,
-            where=attribution,
-            why=attribution.why,
-            detail=f"<code object {name}>",
-            replacement_key="dynamic_code",
+        finding = rule_finding(
+            "dynamic_code.exec", event, self.policy.dynamic_code,
+            where=attribution, why=attribution.why, detail=f"<code object {name}>",
         )
-        if permit is not None and permit.origin == "application":
-            return application_permit(permit, finding)
-        return finding
-
-    # --- processes ---------------------------------------------------------------------
-
-    def process(
-        self, event: str, args: tuple[object, ...], frame: FrameType | None
-    ) -> Finding | None:
-        level = self.policy.process
-        if level == "off":
-            return None
-        executable, argv = process_subject(event, args)
-        command: str | None
-        if event == "os.system":
-            command = argv[0] if argv else ""
-        else:
-            command = self._shell_command(executable, argv)
-        path = args[0] if args else None
-        unnamed_fd = event == "os.exec" and executable is None and type(path) is int
-        if command is None and unnamed_fd:
-            command = dash_c_command(argv)  # fexecve of a file that cannot be named
-        caller = first_frame(frame, _PROCESS_PLUMBING)
-        where = site_of(caller) if caller is not None else None
-        if command is not None:
-            finding = self._process_finding(
-                event,
-                "process.shell",
-                where,
-                "a shell is given a command string (judged by what runs, whoever asks)",
-                command,
-            )
-        elif caller is not None and is_worker_start(caller):
-            return None  # multiprocessing starting its own worker interpreters
-        else:
-            verdict = judge_process(executable, argv, caller, self.policy)
-            if verdict is not None:
-                finding = self._process_finding(
-                    event, verdict.rule, verdict.site, verdict.why, verdict.detail
-                )
-            elif level != "all" or (
-                caller is not None and is_interpreter_machinery(caller, self.policy)
-            ):
-                return None
-            else:
-                finding = self._process_finding(
-                    event,
-                    "process.spawn",
-                    where,
-                    "this policy refuses processes not started by run_cmd",
-                    " ".join(argv) if argv else executable,
-                )
-        permit = _permits.active("process")
-        program = executable if executable is not None else (argv[0] if argv else None)
-        if permit is not None and (
-            permit.subject is None or same_program(permit.subject, program)
-        ):
-            return application_permit(permit, finding)
-        return finding
-
-    def fork(self, event: str, args: tuple[object, ...], frame: FrameType | None) -> Finding | None:
-        if self.policy.process == "off":
-            return None
-        caller = first_frame(frame, _PROCESS_PLUMBING)
-        template = template_frame(caller) if caller is not None else None
-        if template is not None:
-            finding = self._process_finding(
-                event,
-                "process.template",
-                site_of(template),
-                "template code forks the process (server-side template injection)",
-                event,
-            )
-        elif self.policy.process != "all" or (
-            caller is not None and is_interpreter_machinery(caller, self.policy)
-        ):
-            return None
-        else:
-            finding = self._process_finding(
-                event,
-                "process.spawn",
-                site_of(caller) if caller is not None else None,
-                "this policy refuses processes not started by run_cmd",
-                event,
-            )
-        permit = _permits.active("process")
-        if permit is not None and permit.subject is None:
-            return application_permit(permit, finding)
-        return finding
-
-    def _process_finding(
-        self, event: str, rule: str, where: CallSite | None, why: str, detail: object
-    ) -> Finding:
-        return make_finding(
-            rule=rule,
-            category="process",
-            event=event,
-            level="enforce",
-            where=where,
-            why=why,
-            detail=detail,
-            replacement_key=rule,
-        )
-
-    def _shell_command(self, executable: str | None, argv: list[str]) -> str | None:
-        if executable is not None and argv:
-            command = self._find_shell_command([executable, *argv[1:]])
-            if command is not None:
-                return command
-        return self._find_shell_command(argv) if argv else None
+        # Only an application's permit covers it: safeops' own covers just its code object.
+        return outcome(finding, permit, lambda active: active.origin == "application")
 
     # --- native code and interpreters ----------------------------------------------------
 
@@ -408,20 +261,10 @@ class Rules:
         if trusted:
             return None
         detail = args[-1] if event != "ctypes.dlopen" else (args[0] if args else None)
-        finding = make_finding(
-            rule="native.ctypes",
-            category="native",
-            event=event,
-            level=self.policy.native,
-            where=site,
-            why=why,
-            detail=str(detail),
-            replacement_key="native",
+        finding = rule_finding(
+            "native.ctypes", event, self.policy.native, where=site, why=why, detail=str(detail)
         )
-        permit = _permits.active("native")
-        if permit is not None:
-            return application_permit(permit, finding)
-        return finding
+        return outcome(finding, _permits.active("native"), any_permit)
 
     def interpreter(
         self, event: str, args: tuple[object, ...], frame: FrameType | None
@@ -429,20 +272,13 @@ class Rules:
         if self.policy.interpreters == "off":
             return None
         caller = first_frame(frame, _NO_PLUMBING)
-        finding = make_finding(
-            rule="interpreter.create",
-            category="native",
-            event=event,
-            level=self.policy.interpreters,
+        finding = rule_finding(
+            "interpreter.create", event, self.policy.interpreters,
             where=site_of(caller) if caller is not None else None,
             why="a sub-interpreter runs without this audit hook",
             detail=event,
-            replacement_key="native",
         )
-        permit = _permits.active("native")
-        if permit is not None:
-            return application_permit(permit, finding)
-        return finding
+        return outcome(finding, _permits.active("native"), any_permit)
 
     def escape(
         self, event: str, args: tuple[object, ...], frame: FrameType | None
@@ -458,13 +294,7 @@ class Rules:
         if event != "sys.addaudithook" and trust_of(site.kind, site.module, self.policy)[0]:
             return None
         rule = {"code.__new__": "escape.code_new", "object.__setattr__": "escape.set_code"}
-        return make_finding(
-            rule=rule.get(event, "escape.audit_hook"),
-            category="native",
-            event=event,
-            level=self.policy.escape_hatches,
-            where=site,
-            why="an interpreter escape hatch (logged for review)",
-            detail=event,
-            replacement_key="escape",
+        return rule_finding(
+            rule.get(event, "escape.audit_hook"), event, self.policy.escape_hatches,
+            where=site, why="an interpreter escape hatch (logged for review)", detail=event,
         )

@@ -14,12 +14,14 @@ from collections.abc import Container
 from types import FrameType
 from typing import Final
 
+from safeops import _permits
 from safeops.enforce._locations import site_of
 from safeops.enforce._policy import Policy
 
 __all__ = [
     "FORK_EXEC_EVENT",
     "WORKER_STARTS",
+    "any_permit",
     "code_permit_covers",
     "dash_c_command",
     "fd_program",
@@ -28,6 +30,7 @@ __all__ = [
     "pickle_permit_covers",
     "process_subject",
     "same_program",
+    "unscoped",
 ]
 
 #: Raised by safeops' wrapper around ``_posixsubprocess.fork_exec``.
@@ -136,6 +139,17 @@ def is_interpreter_machinery(frame: FrameType, policy: Policy) -> bool:
     if is_worker_start(frame):
         return True
     return policy.trust_override(site_of(frame).module) is True
+
+
+def unscoped(permit: _permits.Permit) -> bool:
+    """A permit without a subject: the only kind that covers an event with nothing a
+    subject could name (BUILD on a class, a fork)."""
+    return permit.subject is None
+
+
+def any_permit(permit: _permits.Permit) -> bool:
+    """Native-code permits are not narrowed by a subject: any of them covers the event."""
+    return True
 
 
 def pickle_permit_covers(subject: object, module: str, name: str) -> bool:
