@@ -12,8 +12,8 @@ rule (see docs/enforce.md):
 - ``process.spawn`` (policy ``process="all"``): any other process creation or fork,
   except multiprocessing's and concurrent.futures' own workers.
 
-Every finding is at level ``enforce``; a process permit covers it when it has no subject
-or names the program that runs.
+Every finding is at level ``enforce``. A process permit without a subject covers any of
+them; one with a subject covers only a process whose program it names (never a fork).
 """
 
 from __future__ import annotations
