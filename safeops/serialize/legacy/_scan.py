@@ -160,10 +160,16 @@ def walk(
                 return
         if target.placed:
             visitor.late_mutation(start, opname)
-        if target.kind == "dict" and kind == "dict":
+        if target.kind == "list" and kind == "list":
+            target.members.extend(items)  # for hashing constructors (see call)
+        elif target.kind == "dict" and kind == "dict":
             record(target, items)
             if target.weight + len(items) > _UNCHECKED:
                 collide(target, items[::2])
+        elif target.kind == "obj" and kind in ("dict", "set"):
+            # An OrderedDict, Counter or defaultdict built by a call and filled by
+            # SETITEMS (or a set by ADDITEMS) hashes its keys too: always counted.
+            collide(target, items[::2] if kind == "dict" else items)
         elif (
             target.kind == "set"
             and kind == "set"
@@ -236,6 +242,10 @@ def walk(
                 if copied > n:
                     raise OverLimit(start, "max_copy", n)
         node = Node("obj", start)
+        if type(func) is Global and not func.computed:
+            hashed = _hashed_by(func.module, func.name, args.items)
+            if hashed:
+                collide(node, hashed)
         node.callable = func
         node.args = args.items
         args.placed = True
@@ -344,7 +354,9 @@ def walk(
                 if op == 0x75 and len(items) % 2:
                     raise Malformed(start, "SETITEMS with an odd number of items")
                 if type(target) is Node and target.kind == kind and not target.placed:
-                    if op == 0x75:
+                    if op == 0x65:
+                        target.members.extend(items)  # for hashing constructors (call)
+                    else:
                         # Inlined record(): the dicts pickle writes are filled by one
                         # SETITEMS batch; anything else is simply not vetted as state.
                         target.pairs = (
@@ -588,6 +600,45 @@ def walk(
     except (IndexError, struct.error):
         # Reading past the end of the data, or popping an empty stack.
         raise Malformed(start, "the pickle is truncated or pops more than it pushed") from None
+
+
+#: Constructors that hash what they are given, and how: a set of an iterable's members, a
+#: mapping of an iterable of (key, value) pairs (after defaultdict's factory).
+_HASHING_CONSTRUCTORS = {
+    ("builtins", "set"): 0,
+    ("builtins", "frozenset"): 0,
+    ("collections", "Counter"): 0,
+    ("builtins", "dict"): 1,
+    ("collections", "OrderedDict"): 1,
+    ("collections", "defaultdict"): 2,
+}
+
+
+def _hashed_by(module: str, name: str, args: tuple[Any, ...]) -> list[Any]:
+    """The values a constructor call will hash, as far as the walk knows them.
+
+    Protocols 0-3 write a set as ``set([...])``, and a crafted pickle can build a dict
+    from ``dict([(k, v), ...])``: the members are hashed inside the call, so they are
+    counted here like ADDITEMS/SETITEMS members (a dict or set node argument was already
+    counted when it was filled; a value built by a call was counted by that call).
+    """
+    how = _HASHING_CONSTRUCTORS.get((module, name))
+    position = 1 if how == 2 else 0
+    if how is None or len(args) <= position:
+        return []
+    iterable = args[position]
+    if type(iterable) is not Node or iterable.kind not in ("list", "tuple"):
+        return []
+    members = iterable.members if iterable.kind == "list" else iterable.items
+    if how == 0:
+        return list(members)
+    keys = []
+    for pair in members:
+        if type(pair) is Node and pair.kind in ("list", "tuple"):
+            inner = pair.members if pair.kind == "list" else pair.items
+            if len(inner) == 2:
+                keys.append(inner[0])
+    return keys
 
 
 def _text_int(text: bytes, offset: int) -> int:

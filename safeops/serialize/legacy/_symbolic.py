@@ -149,8 +149,8 @@ class Node:
     """A container or the result of a call, as the walk sees it."""
 
     __slots__ = (
-        "args", "built", "callable", "depth", "hashes", "items", "kind", "offset", "pairs",
-        "phash", "placed", "weight",
+        "args", "built", "callable", "depth", "hashes", "items", "kind", "members", "offset",
+        "pairs", "phash", "placed", "weight",
     )  # fmt: skip
 
     # Slots assigned only when needed (see __init__); declared here for the type checker.
@@ -162,6 +162,9 @@ class Node:
         self.kind = kind  # list, dict, set, tuple, frozenset or obj (a call result)
         self.offset = offset
         self.items = items  # tuples only: the symbolic items (call arguments)
+        if kind == "list":
+            # What a hashing constructor such as set([...]) will hash (see _scan.call).
+            self.members: list[Any] = []
         self.callable: Any = None
         self.args: Any = None
         self.placed = False

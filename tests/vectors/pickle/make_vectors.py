@@ -99,6 +99,11 @@ SOURCE_SOUR = "Marco Slaviero, 'Sour Pickles', Black Hat USA 2011"
 SOURCE_FICKLING = "https://github.com/trailofbits/fickling (obfuscation patterns)"
 OWN = "own research"
 REVIEW = "attack review 2026-11-28, finding "
+SESSION3 = "own research (legacy fast-path session, 2026-11-28)"
+#: 100 ints k*(2**61-1): distinct values that all hash to 0.
+COLLIDING = b"".join(long1(k * (2**61 - 1)) for k in range(1, 101))
+#: The same ints as keys of (key, None) pairs.
+COLLIDING_PAIRS = b"".join(long1(k * (2**61 - 1)) + NONE + TUPLE2 for k in range(1, 101))
 
 VECTORS: list[tuple[str, str, str, str, bytes]] = [
     # (name, class, technique, source, bytes)
@@ -298,6 +303,33 @@ VECTORS: list[tuple[str, str, str, str, bytes]] = [
      "a dict whose 100 keys are tuples of colliding ints (equal tuple hashes)", REVIEW + "L4",
      proto(4) + EMPTY_DICT + MARK
      + b"".join(long1(k * (2**61 - 1)) + TUPLE1 + NONE for k in range(1, 101)) + b"u" + STOP),
+    # Containers a *call* fills, which the walk had not counted (fast-path session of
+    # 2026-11-28): protocols 0-3 write a set as set([...]), so 32,000 colliding members
+    # made legacy.loads spend 4.4 s (1,000,000 would take hours).
+    ("p2_set_call_of_colliding_ints", "dos",
+     "set([...]) of 100 ints k*(2**61-1) (how protocols 0-3 write a set)", SESSION3,
+     proto(2) + glob("__builtin__", "set") + EMPTY_LIST + MARK + COLLIDING + APPENDS + TUPLE1
+     + REDUCE + STOP),
+    ("p2_frozenset_call_of_colliding_ints", "dos",
+     "frozenset([...]) of 100 colliding ints", SESSION3,
+     proto(2) + glob("__builtin__", "frozenset") + EMPTY_LIST + MARK + COLLIDING + APPENDS
+     + TUPLE1 + REDUCE + STOP),
+    ("p2_dict_call_of_colliding_pairs", "dos",
+     "dict([(k, None), ...]) with 100 colliding keys (a crafted shape)", SESSION3,
+     proto(2) + glob("__builtin__", "dict") + EMPTY_LIST + MARK + COLLIDING_PAIRS + APPENDS
+     + TUPLE1 + REDUCE + STOP),
+    ("p4_ordereddict_setitems_colliding", "dos",
+     "OrderedDict() filled by SETITEMS with 100 colliding keys (how pickle writes it)",
+     SESSION3, proto(4) + stack_global("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE
+     + MARK + b"".join(long1(k * (2**61 - 1)) + NONE for k in range(1, 101)) + b"u" + STOP),
+    ("p4_counter_call_of_colliding_ints", "dos",
+     "Counter([...]) of 100 colliding ints: it counts (hashes) every member", SESSION3,
+     proto(4) + stack_global("collections", "Counter") + EMPTY_LIST + MARK + COLLIDING
+     + APPENDS + TUPLE1 + REDUCE + STOP),
+    ("p4_defaultdict_setitems_colliding", "dos",
+     "defaultdict(None) filled by SETITEMS with 100 colliding keys", SESSION3,
+     proto(4) + stack_global("collections", "defaultdict") + NONE + TUPLE1 + REDUCE
+     + MARK + b"".join(long1(k * (2**61 - 1)) + NONE for k in range(1, 101)) + b"u" + STOP),
     ("p2_imaplib_imap4_stream", "exec",
      "imaplib.IMAP4_stream(cmd): a stdlib class whose constructor runs a shell command",
      REVIEW + "L7", proto(2) + glob("imaplib", "IMAP4_stream") + binunicode(CMD) + TUPLE1
