@@ -534,12 +534,6 @@ def test_find_code_use_reports_the_inline_code() -> None:
         assert found is not None and found.text == "print(1)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open gap (found 2026-11-28 during the enforce de-duplication, left for a "
-    "security decision): the sed parser lets the operands after `--` replace the ones "
-    "before it, so the script is taken from after `--`",
-)
 def test_sed_script_before_a_double_dash_is_judged() -> None:
     """E4 variant: GNU sed permutes operands and `--` only ends the options, so
     `sed 'e CMD' -- FILE` runs CMD; the script before `--` must be judged."""

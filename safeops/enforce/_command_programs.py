@@ -92,7 +92,8 @@ class _Options:
     """A getopt-style walk over argv: iterating yields each option, :meth:`value` takes
     the value of the one just yielded, and :attr:`operands` collects the rest. The first
     operand ends the options unless *permute* (GNU); so does ``--``, and the arguments
-    after it replace the operands collected so far."""
+    after it join the operands collected so far (GNU sed permutes, so in
+    ``sed 'e CMD' -- FILE`` the script is the operand *before* ``--``)."""
 
     def __init__(self, args: Sequence[str], *, permute: bool) -> None:
         self.operands: list[str] = []
@@ -106,7 +107,7 @@ class _Options:
             arg = args[self._next]
             self._next += 1
             if arg == "--":
-                self.operands = list(args[self._next :])
+                self.operands.extend(args[self._next :])
                 return
             if arg.startswith("-") and arg != "-":
                 yield arg
