@@ -332,3 +332,73 @@ def test_process_argument_search_runs_no_dict_property() -> None:
     _DictProperty.reads.clear()
     list(_processes._reachable([_DictProperty()]))
     assert _DictProperty.reads == []
+
+
+class _LoudRepr:
+    """An object whose repr, str and __class__ record that they ran."""
+
+    calls: ClassVar[list[str]] = []
+
+    def __repr__(self) -> str:
+        _LoudRepr.calls.append("__repr__")
+        return "loud"
+
+    def __str__(self) -> str:
+        _LoudRepr.calls.append("__str__")
+        return "loud"
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # type: ignore[override]
+        _LoudRepr.calls.append("__class__")
+        return str
+
+
+class _LoudText(str):
+    def __str__(self) -> str:
+        _LoudRepr.calls.append("str.__str__")
+        return "other"
+
+    def __repr__(self) -> str:
+        _LoudRepr.calls.append("str.__repr__")
+        return "other"
+
+
+class _LoudTuple(tuple):  # type: ignore[type-arg]
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        _LoudRepr.calls.append("tuple.__iter__")
+        return iter(())
+
+
+def test_finding_details_run_no_method_of_the_detail() -> None:
+    """A finding's detail is built inside the hook, whose own events are not judged: the
+    repr of a compile source (an ast.AST subclass, say) or of ctypes arguments must not
+    run (enforce de-duplication review, 2026-11-28)."""
+    from safeops.enforce._findings import rule_finding
+
+    _LoudRepr.calls.clear()
+    details = [
+        rule_finding("dynamic_code.compile", "compile", "block", where=None, why="", detail=value)
+        .detail
+        for value in (_LoudRepr(), _LoudText("text"), (1, _LoudRepr(), b"x"), ["list"])
+    ]
+    assert _LoudRepr.calls == []
+    assert details[0] == "<_LoudRepr object>"
+    assert details[1] == "text"  # the characters, read by str's own method
+    assert details[2] == "(1, <_LoudRepr object>, b'x')"
+    assert details[3] == "<list object>"
+
+
+def test_caller_arguments_run_no_method_of_a_rebound_star_args() -> None:
+    """A function that rebinds its *args to a tuple subclass: the attribution's argument
+    reading uses tuple's own iterator, never the subclass's."""
+    import sys
+
+    from safeops.enforce._holders import arguments
+
+    def spy(*args: object) -> list[object]:
+        args = _LoudTuple(("a", "b"))  # noqa: F841 (read from the frame below)
+        return arguments(sys._getframe(), spread=True)
+
+    _LoudRepr.calls.clear()
+    assert spy(1) == ["a", "b"]
+    assert _LoudRepr.calls == []

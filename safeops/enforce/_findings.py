@@ -66,18 +66,43 @@ RULES: Final = {
 }
 
 
+#: Types whose repr is CPython's own C code (no user method can run).
+_PLAIN_REPR = frozenset({bytes, bytearray, int, float, complex, bool, type(None)})
+_TYPE_NAME = type.__dict__["__qualname__"]
+
+
 def _printable_detail(detail: object) -> str:
     """*detail* as one bounded, printable line for messages, warnings and the report.
 
     Text that is printable and short is kept as written (commands stay readable); any
     control or other non-printable character (newline, ANSI escape, bidi override) is
     repr-escaped in place, so attacker text cannot forge log lines or recolour a terminal
-    (attack review 2026-11-28, E12). Long text and other objects are ``quote()``d."""
-    if isinstance(detail, str) and len(detail) <= _DETAIL_LIMIT:
-        if detail.isprintable():
-            return detail
-        return "".join(char if char.isprintable() else repr(char)[1:-1] for char in detail)
-    return quote(detail, _DETAIL_LIMIT)
+    (attack review 2026-11-28, E12). Long text and other values are ``quote()``d.
+
+    This runs inside the audit hook, whose own events are not judged, so it must run no
+    method of the application's objects: a ``__repr__`` (of an ``ast.AST`` subclass given
+    to ``compile``, say) could start a process unseen. Text is read through ``str``'s
+    own C method, only CPython's reprs of plain values are used, and anything else is
+    shown by its type's name (enforce de-duplication review, 2026-11-28)."""
+    if issubclass(type(detail), str):  # a C-level check of the type, never __class__
+        text = str.__str__(detail)
+        if len(text) <= _DETAIL_LIMIT:
+            if text.isprintable():
+                return text
+            return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+        return quote(text, _DETAIL_LIMIT)
+    return _plain_repr(detail, nested=False)
+
+
+def _plain_repr(value: object, *, nested: bool) -> str:
+    kind = type(value)
+    if kind is str or kind in _PLAIN_REPR:
+        return quote(value, _DETAIL_LIMIT)
+    if kind is tuple and not nested:  # e.g. the arguments of ctypes.call_function
+        items = [_plain_repr(item, nested=True) for item in value[:8]]  # type: ignore[index]
+        more = ", ..." if len(value) > 8 else ""  # type: ignore[arg-type]
+        return _printable_detail(f"({', '.join(items)}{more})")
+    return f"<{_TYPE_NAME.__get__(kind)} object>"
 
 
 @dataclass(frozen=True)

@@ -147,15 +147,17 @@ def arguments(frame: FrameType, *, spread: bool = True) -> list[object]:
         count += bool(flags & _CO_VARARGS) + bool(flags & _CO_VARKEYWORDS)
         return [local_values[name] for name in names[:count] if name in local_values]
     values: list[object] = [local_values.get(name, MISSING) for name in names[:count]]
+    # The function may have rebound *args/**kwargs: types are checked on the type and
+    # items read with the builtin C methods, so no method of a subclass runs in the hook.
     if flags & _CO_VARARGS:
         extra = local_values.get(names[count], ())
-        if isinstance(extra, tuple):
-            values.extend(extra)
+        if issubclass(type(extra), tuple):
+            values.extend(tuple.__iter__(extra))
         count += 1
     if flags & _CO_VARKEYWORDS:
         extra = local_values.get(names[count], {})
-        if isinstance(extra, dict):
-            values.extend(extra.values())
+        if issubclass(type(extra), dict):
+            values.extend(dict.values(extra))
     return values
 
 

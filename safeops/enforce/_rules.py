@@ -262,7 +262,7 @@ class Rules:
             return None
         detail = args[-1] if event != "ctypes.dlopen" else (args[0] if args else None)
         finding = rule_finding(
-            "native.ctypes", event, self.policy.native, where=site, why=why, detail=str(detail)
+            "native.ctypes", event, self.policy.native, where=site, why=why, detail=detail
         )
         return outcome(finding, _permits.active("native"), any_permit)
 
