@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from safeops.serialize.legacy import _fastpath
-from safeops.serialize.legacy._allowlist import SAFE_GLOBALS
+from safeops.serialize.legacy._allowlist import SAFE_GLOBALS, normalize_global
 from safeops.serialize.legacy._policy import (
     ENCODE,
     ENCODINGS,
@@ -26,6 +26,7 @@ from safeops.serialize.legacy._policy import (
     vet_build,
     vet_call,
 )
+from safeops.serialize.legacy._scan import HASHING_CONSTRUCTORS
 from safeops.serialize.legacy._symbolic import BIG_INT, Global, Node
 
 _C_SOURCE = Path(_fastpath.__file__).with_name("_fastscan.c").read_text(encoding="utf-8")
@@ -102,10 +103,11 @@ def test_classes_the_fast_path_calls_with_any_arguments_are_accepted_by_vet_call
 
 def test_the_default_table_sorts_each_allowed_global() -> None:
     categories = _categories(Policy())
-    assert set(categories) == SAFE_GLOBALS | {("copyreg", "_reconstructor")}
+    python3_names = {pair for pair in categories if normalize_global(*pair) == pair}
+    assert python3_names == SAFE_GLOBALS | {("copyreg", "_reconstructor")}
     assert categories[("uuid", "UUID")] == _fastpath.UUID_CLASS
     assert categories[ENCODE] == _fastpath.ENCODE_FUNCTION
-    plain = {pair for pair, category in categories.items() if category == _fastpath.PLAIN}
+    plain = {pair for pair in python3_names if categories[pair] == _fastpath.PLAIN}
     # The classes pickle calls with their own arguments and vet_call never looks at.
     assert plain == {
         ("builtins", "object"), ("builtins", "slice"), ("datetime", "date"),
@@ -113,9 +115,45 @@ def test_the_default_table_sorts_each_allowed_global() -> None:
         ("datetime", "timezone"), ("decimal", "Decimal"),
     }  # fmt: skip
     assert all(
-        (code & _fastpath.SAFE) == (_fastpath.SAFE if pair in SAFE_GLOBALS else 0)
+        (code & _fastpath.SAFE)
+        == (_fastpath.SAFE if normalize_global(*pair) in SAFE_GLOBALS else 0)
         for pair, code in _fastpath.table(Policy()).items()
     )
+
+
+def test_python2_spellings_have_the_category_of_what_they_normalize_to() -> None:
+    """__builtin__.set, copy_reg._reconstructor...: the walk normalizes them first."""
+    table = _fastpath.table(Policy())
+    spellings = [pair for pair in table if normalize_global(*pair) != pair]
+    assert ("__builtin__", "set") in spellings
+    assert ("copy_reg", "_reconstructor") in spellings
+    for pair in spellings:
+        assert table[pair] == table[normalize_global(*pair)], pair
+
+
+def test_container_categories_follow_vet_call_and_the_walks_hashing_rule() -> None:
+    """CONTAINER/MEMBERS/PAIRS: vet_call accepts any non-text arguments and refuses
+    text; MEMBERS and PAIRS are the constructors the walk counts collisions for."""
+    categories = _categories(Policy())
+    containers = {
+        pair: category
+        for pair, category in categories.items()
+        if category in (_fastpath.CONTAINER, _fastpath.MEMBERS, _fastpath.PAIRS)
+        and normalize_global(*pair) == pair
+    }
+    assert {pair for pair, c in containers.items() if c == _fastpath.MEMBERS} == {
+        pair for pair, how in HASHING_CONSTRUCTORS.items() if how == 0
+    }
+    assert {pair for pair, c in containers.items() if c == _fastpath.PAIRS} == {
+        pair for pair, how in HASHING_CONSTRUCTORS.items() if how == 1
+    }
+    assert categories[("collections", "defaultdict")] == _fastpath.NOCALL
+    for pair in containers:
+        for opname in ("REDUCE", "NEWOBJ"):
+            for args in _ARGUMENT_SETS:
+                text = any(type(arg) in (str, bytes) for arg in args)
+                reason = vet_call(Policy(), opname, Global(*pair, 0), args)
+                assert (reason is not None) == text, (pair, opname, args, reason)
 
 
 def test_a_caller_class_is_called_and_given_state_as_vet_build_says() -> None:

@@ -14,6 +14,10 @@ The C side knows four kinds of allow-listed global, given here per policy:
 - ``CALLER``: a class the caller allowed (any call, any state once, as vet_build says);
 - ``ENCODE``: ``_codecs.encode``, which protocols 0-2 write for every bytes value, with
   vet_call's rule for it (text, a latin-1/utf-8/ascii codec, 'strict');
+- ``CONTAINER``, ``MEMBERS``, ``PAIRS``: the container types of vet_call (no text
+  argument), by what they hash (see ``_scan._hashed_by``): nothing (list, tuple, deque,
+  ChainMap), the members of a list or tuple (set, frozenset, Counter; protocols 0-3
+  write sets so), or the keys of pairs (dict, OrderedDict: left to the walk);
 - ``NOCALL``: every other allowed global; the C side resolves it but leaves any call of
   it, or state given to what it built, to the Python walk.
 
@@ -24,6 +28,7 @@ in tests/test_legacy_fastpath.py compare the two on generated pickles).
 
 from __future__ import annotations
 
+import _compat_pickle
 from collections.abc import Callable
 
 from safeops.serialize.legacy._allowlist import SAFE_GLOBALS, normalize_global
@@ -36,6 +41,7 @@ from safeops.serialize.legacy._policy import (
     UUID,
     Policy,
 )
+from safeops.serialize.legacy._scan import HASHING_CONSTRUCTORS
 from safeops.serialize.legacy._symbolic import MAX_HASH_COLLISIONS
 
 _Scan = Callable[[bytes, dict[tuple[str, str], int], int, int, int, int, int, int], int]
@@ -59,6 +65,9 @@ AVAILABLE = _scan is not None
 ENABLED = True
 
 NOCALL, PLAIN, UUID_CLASS, CALLER, ENCODE_FUNCTION = 1, 2, 3, 4, 5
+CONTAINER, MEMBERS, PAIRS = 6, 7, 8
+#: _scan.HASHING_CONSTRUCTORS' "how" to a category (2, defaultdict: its factory rule).
+_BY_HASHING = {0: MEMBERS, 1: PAIRS, 2: NOCALL}
 #: Added to the category of SAFE_GLOBALS entries: their str/bytes arguments count
 #: against the walk's copy budget (max_copy).
 SAFE = 0x10
@@ -94,15 +103,31 @@ def table(policy: Policy) -> dict[tuple[str, str], int]:
             category = UUID_CLASS
         elif pair == ENCODE:
             category = ENCODE_FUNCTION
+        elif pair in CONTAINER_TYPES:
+            category = _BY_HASHING.get(HASHING_CONSTRUCTORS.get(pair, -1), CONTAINER)
         elif pair not in _PLAIN_EXCLUDED and policy.is_class(pair):
             category = PLAIN
         else:
             category = NOCALL
         categories[pair] = category | (SAFE if pair in SAFE_GLOBALS else 0)
+    # Python 2 spellings (__builtin__.set, copy_reg...) get the category of the name
+    # they normalize to, exactly as the walk sees them.
+    for raw in _python2_spellings(policy.pairs):
+        normalized = normalize_global(*raw)
+        if raw not in categories and normalized in categories:
+            categories[raw] = categories[normalized]
     if len(_TABLES) >= 64:  # bounded like the loader's resolver cache
         _TABLES.clear()
     _TABLES[policy] = categories
     return categories
+
+
+def _python2_spellings(pairs: frozenset[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The names pickle's Python 2 mapping turns into one of *pairs*."""
+    spellings = {raw for raw, mapped in _compat_pickle.NAME_MAPPING.items() if mapped in pairs}
+    for old_module, new_module in _compat_pickle.IMPORT_MAPPING.items():
+        spellings.update((old_module, name) for module, name in pairs if module == new_module)
+    return {raw for raw in spellings if normalize_global(*raw) in pairs}
 
 
 def fast_walk(

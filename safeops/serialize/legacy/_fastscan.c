@@ -42,6 +42,9 @@ enum {
 #define F_UUID_STATE 0x08 /* dict: its whole content is {'int': F_UUID_INT int} */
 #define F_BARE 0x10       /* obj: a uuid.UUID made by NEWOBJ (), waiting for BUILD */
 #define F_SAFE_FLAG 0x20  /* int: 0 or -1 (a SafeUUID value UUID.__getstate__ writes) */
+#define F_ALL_STR 0x40    /* list: every member is a str (len counts the members) */
+#define F_HASH 0x80       /* int: its hash (as CPython computes it) is in `hash` */
+/* obj: len counts the non-str keys or members the walk has counted for it. */
 
 /* Categories of allow-listed globals, computed by _fastpath.table() from the policy. */
 #define CAT_MASK 0x0f
@@ -50,18 +53,33 @@ enum {
 #define CAT_UUID 3   /* uuid.UUID: NEWOBJ () then BUILD {'int': n} */
 #define CAT_CALLER 4 /* a class the caller allowed: any call, any state (once) */
 #define CAT_ENCODE 5 /* _codecs.encode: (text, codec[, 'strict']), pickle's bytes (protocols 0-2) */
+#define CAT_CONTAINER 6 /* list, tuple, deque, ChainMap: no text argument (vet_call) */
+#define CAT_MEMBERS 7   /* set, frozenset, Counter: also hash the members of a list/tuple */
+#define CAT_PAIRS 8     /* dict, OrderedDict: a list/tuple of pairs is left to the walk */
 #define CAT_SAFE 0x10 /* in SAFE_GLOBALS: str/bytes arguments count against max_copy */
 
 typedef struct {
     uint8_t kind;
     uint8_t flags;
     uint8_t cat;     /* global, obj: the category of the (callable) global */
-    uint32_t len;    /* str: code points; bytes: bytes; tuple/frozenset: items */
+    uint32_t len;    /* str: code points; bytes: bytes; tuple/frozenset: items; list: members;
+                      * obj: non-str keys/members counted for collisions */
     uint32_t blen;   /* str: bytes of UTF-8 */
     uint32_t at;     /* str/bytes: offset in the data; tuple: first index in items */
     uint32_t depth;
-    uint64_t weight;
+    union {
+        uint64_t weight; /* nodes (constants weigh 1 wherever they are placed) */
+        int64_t hash;    /* ints with F_HASH */
+    };
 } Value;
+
+/* One count of the walk's hash-collision rule: how many keys or members of one
+ * container (owner, a value index + 1; 0 marks a free slot) have this hash. */
+typedef struct {
+    uint32_t owner;
+    uint32_t count;
+    int64_t hash;
+} Slot;
 
 typedef struct {
     uint32_t *data;
@@ -101,6 +119,8 @@ typedef struct {
     size_t nvalues, capvalues;
     Vec stack, marks, memo, items;
     PyObject *table;
+    Slot *slots; /* open addressing, a power of two long */
+    size_t nslots, usedslots;
     uint64_t max_elements, max_depth, max_memo, max_str_len, max_long_bytes, max_stack;
     uint64_t collisions, copied;
     uint64_t bare; /* UUIDs waiting for their BUILD */
@@ -111,8 +131,9 @@ typedef struct {
  * int shares one of these values instead of taking 32 bytes per opcode. */
 enum {
     V_NONE, V_BOOL, V_FLOAT,
-    V_INT, /* + F_UUID_INT ? 1 : 0, + F_SAFE_FLAG ? 2 : 0 */
-    SHARED_VALUES = V_INT + 4
+    V_INT, /* an int of unknown hash: + F_UUID_INT ? 1 : 0, + F_SAFE_FLAG ? 2 : 0 */
+    V_SMALL = V_INT + 4, /* + n: the int n, 0 <= n < 256 (BININT1) */
+    SHARED_VALUES = V_SMALL + 256
 };
 
 /* Index of a new value, or UINT32_MAX when out of memory. */
@@ -137,6 +158,9 @@ new_value(Scan *s, uint8_t kind)
     v->kind = kind;
     v->weight = 1;
     v->depth = IS_NODE(kind) ? 1 : 0;
+    if (kind == K_LIST) {
+        v->flags = F_ALL_STR; /* no member yet */
+    }
     return index;
 }
 
@@ -197,6 +221,110 @@ weigh_into(Scan *s, uint32_t target, const uint32_t *items, size_t count)
     return over(s, t) ? -1 : 0;
 }
 
+/* hash(n) as CPython computes it for an int: sign(n) * (|n| mod (2**61 - 1)), and -2
+ * for -1 (which is the error value of the C hash functions). */
+static int64_t
+int_hash(int64_t n)
+{
+    const uint64_t modulus = ((uint64_t)1 << 61) - 1;
+    uint64_t magnitude = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
+    int64_t hash = (int64_t)(magnitude % modulus);
+    if (n < 0) {
+        hash = -hash;
+    }
+    return hash == -1 ? -2 : hash;
+}
+
+/* An int that fits in 64 bits, with its hash (what the collision count needs). */
+static int
+push_int64(Scan *s, int64_t n)
+{
+    if (n >= 0 && n < 256) {
+        return vec_push(&s->stack, (uint32_t)(V_SMALL + n));
+    }
+    uint32_t index = new_value(s, K_INT);
+    if (index == UINT32_MAX) {
+        return -1;
+    }
+    Value *v = &s->values[index];
+    v->flags = (uint8_t)(F_HASH | (n >= 0 ? F_UUID_INT : 0) | (n == -1 ? F_SAFE_FLAG : 0));
+    v->hash = int_hash(n);
+    return vec_push(&s->stack, index);
+}
+
+/* Count one hash for owner: -1 once more than `collisions` share it (the walk refuses
+ * that), or when out of memory. */
+static int
+count_hash(Scan *s, uint32_t owner, int64_t hash)
+{
+    if (s->usedslots * 2 >= s->nslots) {
+        size_t size = s->nslots ? s->nslots * 2 : 1024;
+        if (size > SIZE_MAX / sizeof(Slot) / 2) {
+            return -1;
+        }
+        Slot *grown = PyMem_Calloc(size, sizeof(Slot));
+        if (grown == NULL) {
+            return -1;
+        }
+        for (size_t k = 0; k < s->nslots; k++) { /* rehash the old slots */
+            Slot old = s->slots[k];
+            if (old.owner) {
+                uint64_t mix = ((uint64_t)old.hash ^ ((uint64_t)old.owner << 32))
+                               * 0x9E3779B97F4A7C15ull;
+                size_t at = (size_t)(mix >> 17) & (size - 1);
+                while (grown[at].owner) {
+                    at = (at + 1) & (size - 1);
+                }
+                grown[at] = old;
+            }
+        }
+        PyMem_Free(s->slots);
+        s->slots = grown;
+        s->nslots = size;
+    }
+    uint32_t key = owner + 1;
+    uint64_t mix = ((uint64_t)hash ^ ((uint64_t)key << 32)) * 0x9E3779B97F4A7C15ull;
+    size_t at = (size_t)(mix >> 17) & (s->nslots - 1);
+    while (s->slots[at].owner && (s->slots[at].owner != key || s->slots[at].hash != hash)) {
+        at = (at + 1) & (s->nslots - 1);
+    }
+    Slot *slot = &s->slots[at];
+    if (!slot->owner) {
+        slot->owner = key;
+        slot->hash = hash;
+        s->usedslots++;
+    }
+    return ++slot->count > s->collisions ? -1 : 0;
+}
+
+/* The walk's collide(): every key (each step-th item) whose hash an attacker can
+ * choose is counted for owner. str and bytes hashes are randomized, and the walk has no
+ * hash for globals and lists, dicts or sets (unhashable): those are skipped. Anything
+ * else whose hash is not known here (floats, bools, None, long ints, tuples, call
+ * results) is left to the walk. */
+static int
+count_keys(Scan *s, uint32_t owner, const uint32_t *items, size_t count, size_t step)
+{
+    if (owner >= UINT32_MAX - 1) {
+        return -1;
+    }
+    for (size_t k = 0; k < count; k += step) {
+        const Value *v = &s->values[items[k]];
+        switch (v->kind) {
+        case K_STR: case K_BYTES: case K_GLOBAL: case K_LIST: case K_DICT: case K_SET:
+            continue;
+        case K_INT:
+            if ((v->flags & F_HASH) && count_hash(s, owner, v->hash) == 0) {
+                continue;
+            }
+            return -1;
+        default:
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Whether every item is a str: only then can the hash-collision count be skipped (str
  * hashes are randomized); the walk counts the others, which is left to it. */
 static int
@@ -215,11 +343,12 @@ static int
 push_tuple(Scan *s, size_t at, uint8_t kind)
 {
     size_t count = s->stack.len - at;
-    if (kind == K_FROZENSET && count > s->collisions && !all_str(s, s->stack.data + at, count, 1)) {
-        return -1;
-    }
     uint32_t index = new_value(s, kind);
     if (index == UINT32_MAX || s->items.len > UINT32_MAX - count) {
+        return -1;
+    }
+    if (kind == K_FROZENSET && count > s->collisions
+        && count_keys(s, index, s->stack.data + at, count, 1) < 0) {
         return -1;
     }
     uint32_t first = (uint32_t)s->items.len;
@@ -291,11 +420,30 @@ fill(Scan *s, uint8_t kind, const uint32_t *items, size_t count)
     }
     uint32_t target = s->stack.data[s->stack.len - 1];
     Value *t = &s->values[target];
+    if (t->kind == K_OBJ && !(t->flags & (F_BUILT | F_PLACED))) {
+        /* A value built by a call and filled the way pickle fills an OrderedDict or a
+         * deque (vet_mutate accepts it until BUILD). The walk counts the keys of SETITEMS
+         * and the members of ADDITEMS on it: accepted while at most `collisions` of
+         * them, the call's own included (len), are not str. */
+        if (kind != K_LIST) {
+            size_t step = kind == K_DICT ? 2 : 1;
+            uint64_t others = 0;
+            for (size_t k = 0; k < count; k += step) {
+                others += s->values[items[k]].kind != K_STR;
+            }
+            if (others > s->collisions - t->len) {
+                return -1;
+            }
+            t->len += (uint32_t)others;
+        }
+        return weigh_into(s, target, items, count);
+    }
     if (t->kind != kind || (t->flags & F_PLACED)) {
         return -1; /* a method call on another type, or a late mutation: the walk's */
     }
     if (kind == K_DICT) {
-        if (t->weight + count > 2 * s->collisions + 1 && !all_str(s, items, count, 2)) {
+        if (t->weight + count > 2 * s->collisions + 1
+            && count_keys(s, target, items, count, 2) < 0) {
             return -1;
         }
         /* The state _vet_default_state() accepts for a UUID, filled in one batch while
@@ -308,8 +456,18 @@ fill(Scan *s, uint8_t kind, const uint32_t *items, size_t count)
         }
     }
     else if (kind == K_SET && t->weight + count > s->collisions + 1
-             && !all_str(s, items, count, 1)) {
+             && count_keys(s, target, items, count, 1) < 0) {
         return -1;
+    }
+    else if (kind == K_LIST) {
+        /* What set(list) would hash (the walk keeps the members themselves). */
+        if (count > UINT32_MAX - t->len) {
+            return -1;
+        }
+        t->len += (uint32_t)count;
+        if (!all_str(s, items, count, 1)) {
+            t->flags &= (uint8_t)~F_ALL_STR;
+        }
     }
     return weigh_into(s, target, items, count);
 }
@@ -391,12 +549,13 @@ push_text(Scan *s, uint8_t kind, size_t at, size_t size)
     return vec_push(&s->stack, index);
 }
 
-/* An int; uuid_ok: 0 <= n < 2**128; safe_flag: n is 0 or -1. */
+/* An int too long to hash here; uuid_ok: 0 <= n < 2**128; safe_flag: n is 0 or -1. */
 static int
 push_int(Scan *s, int uuid_ok, int safe_flag)
 {
     return vec_push(&s->stack, (uint32_t)(V_INT + (uuid_ok ? 1 : 0) + (safe_flag ? 2 : 0)));
 }
+
 
 static int
 push_new(Scan *s, uint8_t kind)
@@ -410,9 +569,9 @@ push_new(Scan *s, uint8_t kind)
 static int
 start(Scan *s)
 {
-    static const uint8_t kinds[SHARED_VALUES] = {K_NONE, K_BOOL, K_FLOAT, K_INT, K_INT, K_INT, K_INT};
     for (int k = 0; k < SHARED_VALUES; k++) {
-        uint32_t index = new_value(s, kinds[k]);
+        uint8_t kind = k == V_NONE ? K_NONE : k == V_BOOL ? K_BOOL : k == V_FLOAT ? K_FLOAT : K_INT;
+        uint32_t index = new_value(s, kind);
         if (index != (uint32_t)k) {
             return -1;
         }
@@ -420,6 +579,11 @@ start(Scan *s)
     s->values[V_INT + 1].flags = F_UUID_INT;
     s->values[V_INT + 2].flags = F_SAFE_FLAG;
     s->values[V_INT + 3].flags = F_UUID_INT | F_SAFE_FLAG;
+    for (int n = 0; n < 256; n++) {
+        Value *v = &s->values[V_SMALL + n];
+        v->flags = (uint8_t)(F_HASH | F_UUID_INT | (n == 0 ? F_SAFE_FLAG : 0));
+        v->hash = n;
+    }
     if (vec_grow(&s->stack) < 0 || vec_grow(&s->marks) < 0 || vec_grow(&s->memo) < 0
         || vec_grow(&s->items) < 0) {
         return -1;
@@ -473,6 +637,40 @@ encode_ok(Scan *s, const Value *args)
     return args->len < 3 || is_name(s, item[2], "strict\0");
 }
 
+/* vet_call's rule for the container types (no str/bytes argument: pickle writes items,
+ * never an iterable to expand) and the walk's hash-collision count of what a hashing
+ * constructor is given (_scan._hashed_by): accepted when that cannot exceed the count,
+ * i.e. at most `collisions` members or str members only (their hashes are randomized). */
+static int
+container_ok(Scan *s, const Value *args, int category, uint32_t *hashed)
+{
+    const uint32_t *item = s->items.data + args->at;
+    for (uint32_t k = 0; k < args->len; k++) {
+        uint8_t kind = s->values[item[k]].kind;
+        if (kind == K_STR || kind == K_BYTES) {
+            return 0;
+        }
+    }
+    if (category == CAT_CONTAINER || args->len == 0) {
+        return 1;
+    }
+    const Value *first = &s->values[item[0]];
+    if (first->kind == K_LIST || first->kind == K_TUPLE) {
+        if (category == CAT_PAIRS) {
+            return 0; /* dict([(k, v), ...]): pickle never writes it; the walk counts keys */
+        }
+        int strings = first->kind == K_LIST
+                          ? (first->flags & F_ALL_STR) != 0
+                          : all_str(s, s->items.data + first->at, first->len, 1);
+        if (strings) {
+            return 1;
+        }
+        *hashed = first->len; /* an upper bound of the members the walk counted */
+        return first->len <= s->collisions;
+    }
+    return 1;
+}
+
 /* REDUCE and NEWOBJ: call(); only the policy cases the categories describe. */
 static int
 call(Scan *s, int newobj)
@@ -488,6 +686,7 @@ call(Scan *s, int newobj)
     }
     int category = f->cat & CAT_MASK;
     int bare = 0;
+    uint32_t hashed = 0;
     if (category == CAT_UUID) {
         if (!newobj || a->len != 0) {
             return -1; /* vet_call's UUID rules and makes_bare_uuid: left to the walk */
@@ -496,6 +695,11 @@ call(Scan *s, int newobj)
     }
     else if (category == CAT_ENCODE) {
         if (newobj || !encode_ok(s, a)) {
+            return -1;
+        }
+    }
+    else if (category == CAT_CONTAINER || category == CAT_MEMBERS || category == CAT_PAIRS) {
+        if (!container_ok(s, a, category, &hashed)) {
             return -1;
         }
     }
@@ -522,6 +726,7 @@ call(Scan *s, int newobj)
     a = &s->values[args];
     a->flags |= F_PLACED;
     v->cat = cat;
+    v->len = hashed; /* what the walk counted for this call (see container_ok) */
     v->weight = a->weight;
     v->depth = a->depth;
     if (bare) {
@@ -688,20 +893,15 @@ run(Scan *s, uint64_t max_ops)
         case 0x4b: /* BININT1 */
         case 0x4d: /* BININT2 */
             size = op == 0x4b ? 1 : 2;
-            if (n - i < size || push_int(s, 1, d[i] == 0 && d[i + size - 1] == 0) < 0) {
+            if (n - i < size
+                || push_int64(s, (int64_t)d[i] | (size == 2 ? (int64_t)d[i + 1] << 8 : 0)) < 0) {
                 return -1;
             }
             i += size;
             break;
         case 0x4a: /* BININT */
-            if (n - i < 4) {
+            if (n - i < 4 || push_int64(s, (int64_t)(int32_t)u32le(d + i)) < 0) {
                 return -1;
-            }
-            {
-                uint32_t raw = u32le(d + i);
-                if (push_int(s, !(raw & 0x80000000u), raw == 0 || raw == 0xffffffffu) < 0) {
-                    return -1;
-                }
             }
             i += 4;
             break;
@@ -719,9 +919,20 @@ run(Scan *s, uint64_t max_ops)
                 for (size_t k = 16; k < size && uuid_ok; k++) {
                     uuid_ok = d[i + k] == 0;
                 }
-                /* Only the shortest forms of 0 and -1; other spellings are left alone. */
-                int safe_flag = size == 0 || (size == 1 && d[i] == 0xff);
-                if (push_int(s, uuid_ok, safe_flag) < 0) {
+                if (size <= 8) {
+                    /* Fits in 64 bits: little-endian two's complement, sign-extended. */
+                    uint64_t raw = 0;
+                    for (size_t k = 0; k < size; k++) {
+                        raw |= (uint64_t)d[i + k] << (8 * k);
+                    }
+                    if (size > 0 && size < 8 && (d[i + size - 1] & 0x80)) {
+                        raw |= ~(uint64_t)0 << (8 * size);
+                    }
+                    if (push_int64(s, (int64_t)raw) < 0) {
+                        return -1;
+                    }
+                }
+                else if (push_int(s, uuid_ok, 0) < 0) { /* -1 and 0 fit in 64 bits */
                     return -1;
                 }
             }
@@ -747,6 +958,36 @@ run(Scan *s, uint64_t max_ops)
             i += 4;
             if (size > n - i || push_text(s, op == 0x58 ? K_STR : K_BYTES, i, size) < 0) {
                 return -1;
+            }
+            i += size;
+            break;
+        case 0x55: /* SHORT_BINSTRING (a Python 2 str) */
+        case 0x54: /* BINSTRING */
+            if (op == 0x55) {
+                if (i >= n) {
+                    return -1;
+                }
+                size = d[i++];
+            }
+            else {
+                if (n - i < 4 || (d[i + 3] & 0x80)) {
+                    return -1; /* truncated, or a negative length */
+                }
+                size = u32le(d + i);
+                i += 4;
+            }
+            if (size > n - i) {
+                return -1;
+            }
+            {
+                /* As the walk (_ascii_or_bytes): ASCII text is a str, anything else bytes. */
+                size_t k = 0;
+                while (k < size && d[i + k] < 0x80) {
+                    k++;
+                }
+                if (push_text(s, k == size ? K_STR : K_BYTES, i, size) < 0) {
+                    return -1;
+                }
             }
             i += size;
             break;
@@ -924,6 +1165,7 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyMem_Free(s.marks.data);
     PyMem_Free(s.memo.data);
     PyMem_Free(s.items.data);
+    PyMem_Free(s.slots);
     return PyLong_FromSsize_t(end);
 }
 

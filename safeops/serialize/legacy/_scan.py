@@ -604,7 +604,7 @@ def walk(
 
 #: Constructors that hash what they are given, and how: a set of an iterable's members, a
 #: mapping of an iterable of (key, value) pairs (after defaultdict's factory).
-_HASHING_CONSTRUCTORS = {
+HASHING_CONSTRUCTORS = {
     ("builtins", "set"): 0,
     ("builtins", "frozenset"): 0,
     ("collections", "Counter"): 0,
@@ -622,7 +622,7 @@ def _hashed_by(module: str, name: str, args: tuple[Any, ...]) -> list[Any]:
     counted here like ADDITEMS/SETITEMS members (a dict or set node argument was already
     counted when it was filled; a value built by a call was counted by that call).
     """
-    how = _HASHING_CONSTRUCTORS.get((module, name))
+    how = HASHING_CONSTRUCTORS.get((module, name))
     position = 1 if how == 2 else 0
     if how is None or len(args) <= position:
         return []
