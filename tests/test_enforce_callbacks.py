@@ -402,3 +402,88 @@ def test_caller_arguments_run_no_method_of_a_rebound_star_args() -> None:
     _LoudRepr.calls.clear()
     assert spy(1) == ["a", "b"]
     assert _LoudRepr.calls == []
+
+
+class _LoudMeta(type):
+    def __hash__(cls) -> int:
+        _LoudRepr.calls.append("metaclass.__hash__")
+        return 1
+
+    def __eq__(cls, other: object) -> bool:
+        _LoudRepr.calls.append("metaclass.__eq__")
+        return cls is other
+
+
+class _LoudTyped(metaclass=_LoudMeta):
+    """An object whose type hashes loudly (a set lookup of the type would run it)."""
+
+
+def test_finding_details_do_not_hash_the_detail_type() -> None:
+    """Review of 2026-11-28 (session 3), E1: the plain-type check compares by identity."""
+    from safeops.enforce._findings import rule_finding
+
+    _LoudRepr.calls.clear()
+    finding = rule_finding(
+        "native.ctypes", "ctypes.call_function", "warn", where=None, why="", detail=_LoudTyped()
+    )
+    assert _LoudRepr.calls == []
+    assert finding.detail == "<_LoudTyped object>"
+
+
+def test_a_methodcallers_name_is_read_without_its_arguments_repr() -> None:
+    """Review of 2026-11-28 (session 3), E3: the held-callable search reads a
+    methodcaller's name through its C __reduce__, never through its repr."""
+    import operator
+
+    from safeops.enforce._holders import _methodcaller_name
+
+    _LoudRepr.calls.clear()
+    assert _methodcaller_name(operator.methodcaller("upper", _LoudRepr())) == "upper"
+    assert _methodcaller_name(operator.methodcaller("lower", _LoudRepr(), k=_LoudRepr())) == (
+        "lower"
+    )
+    assert _LoudRepr.calls == []
+
+
+FIND_CLASS_LIAR = """
+import io, pickle
+from safeops.enforce import _hook
+
+def inside_hook():
+    return getattr(_hook._busy, "active", False)
+
+class Liar(str):
+    # os/system, but inside the hook it hashes and compares like builtins/set.
+    def __new__(cls, real, fake):
+        text = super().__new__(cls, real)
+        text.fake = fake
+        return text
+    def __hash__(self):
+        return hash(self.fake) if inside_hook() else str.__hash__(self)
+    def __eq__(self, other):
+        return other == self.fake if inside_hook() else str.__eq__(self, other)
+
+try:
+    pickle.Unpickler(io.BytesIO(b".")).find_class(Liar("os", "builtins"), Liar("system", "set"))
+except Exception as error:
+    print("REFUSED", type(error).__name__)
+else:
+    print("RESOLVED")
+"""
+
+
+def test_find_class_with_str_subclass_names_is_judged_by_their_characters(
+    tmp_path: Path,
+) -> None:
+    """Review of 2026-11-28 (session 3), E4: a str subclass lying about its hash and
+    equality inside the hook resolved os.system through find_class."""
+    script = tmp_path / "liar.py"
+    script.write_text(FIND_CLASS_LIAR, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "safeops", "run", "--mode", "block", "--", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "REFUSED BlockedOperation" in result.stdout, result.stdout + result.stderr

@@ -66,8 +66,9 @@ RULES: Final = {
 }
 
 
-#: Types whose repr is CPython's own C code (no user method can run).
-_PLAIN_REPR = frozenset({bytes, bytearray, int, float, complex, bool, type(None)})
+#: Types whose repr is CPython's own C code (no user method can run). A tuple compared
+#: by identity: a set lookup would hash the type, running a metaclass's __hash__.
+_PLAIN_REPR = (str, bytes, bytearray, int, float, complex, bool, type(None))
 _TYPE_NAME = type.__dict__["__qualname__"]
 
 
@@ -96,7 +97,7 @@ def _printable_detail(detail: object) -> str:
 
 def _plain_repr(value: object, *, nested: bool) -> str:
     kind = type(value)
-    if kind is str or kind in _PLAIN_REPR:
+    if any(kind is plain for plain in _PLAIN_REPR):
         return quote(value, _DETAIL_LIMIT)
     if kind is tuple and not nested:  # e.g. the arguments of ctypes.call_function
         items = [_plain_repr(item, nested=True) for item in value[:8]]  # type: ignore[index]

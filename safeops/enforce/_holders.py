@@ -122,8 +122,12 @@ def held(frame: FrameType, *, closures: bool = True, own: bool = True) -> list[o
                 if type(reduced) is tuple and len(reduced) > 1 and type(reduced[1]) is tuple:
                     unwrapped.extend(reduced[1][:1])
         elif kind is operator.methodcaller:
+            # Its C __reduce__ gives the name without touching the arguments (its repr
+            # would repr them, running their __repr__ in the hook).
             with contextlib.suppress(Exception):
-                unwrapped.append(_MethodName(repr(item).partition("(")[2].partition(",")[0]))
+                method = _methodcaller_name(item)
+                if method is not None:
+                    unwrapped.append(_MethodName(method))
     held.extend(unwrapped)
     return held
 
@@ -159,6 +163,21 @@ def arguments(frame: FrameType, *, spread: bool = True) -> list[object]:
         if issubclass(type(extra), dict):
             values.extend(dict.values(extra))
     return values
+
+
+def _methodcaller_name(caller: object) -> str | None:
+    """The method name an ``operator.methodcaller`` calls, read without running code."""
+    reduced = operator.methodcaller.__reduce__(caller)
+    if type(reduced) is not tuple or len(reduced) != 2:
+        return None
+    maker, arguments = reduced
+    if maker is operator.methodcaller and type(arguments) is tuple and arguments:
+        name = arguments[0]
+    elif type(maker) is functools.partial and maker.func is operator.methodcaller and maker.args:
+        name = maker.args[0]  # partial(methodcaller, name, **kwargs)
+    else:
+        return None
+    return str.__str__(name) if issubclass(type(name), str) else None
 
 
 class _MethodName(str):

@@ -140,8 +140,11 @@ class Rules:
         if self.policy.pickle == "off" or len(args) < 2:
             return None
         module, name = args[0], args[1]
-        if not isinstance(module, str) or not isinstance(name, str):
+        # find_class accepts str subclasses; judge the characters themselves (read by
+        # str's own method), never a subclass's __hash__/__eq__ in the allow-list lookup.
+        if not issubclass(type(module), str) or not issubclass(type(name), str):
             return None  # find_class itself refuses non-strings
+        module, name = str.__str__(module), str.__str__(name)
         if self._is_safe_global(module, name):
             return None
         caller = first_frame(frame, _PICKLE_PLUMBING)
