@@ -278,3 +278,43 @@ def test_repeated_int_members_over_the_count_are_left_to_the_walk(value: int, co
         assert _agree(data) is None
     pairs = (_int_opcode(value) + b"N") * copies
     assert _agree(b"\x80\x04}(" + pairs + b"u.") is None
+
+
+# --- Decimal text: the walk vets its size; the fast path accepts what surely passes ------
+
+_EXPONENTS = ["", "e5", "E-7", "e+4299", "e4300", "E-4300", "e-4301", "e0", "e1234567890", "E"]
+_DECIMAL_TEXT = st.one_of(
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+    st.builds(
+        lambda sign, whole, frac, exp: f"{sign}{whole}{frac}{exp}",
+        st.sampled_from(["", "-", "+"]),
+        st.sampled_from(["", "0", "000", "1", "9" * 40, "1" * 4299, "1" * 4300]),
+        st.sampled_from(["", ".", ".5", ".000", "." + "0" * 4300, "." + "1" * 4301]),
+        st.sampled_from(_EXPONENTS),
+    ),
+    st.sampled_from(["NaN", "sNaN12", "-Infinity", " 1", "1_000", "1e", "0E-100000", "٣"]),
+)
+
+
+@given(_DECIMAL_TEXT, st.sampled_from([4300, 20, 3]))
+def test_decimal_text_accepted_only_as_the_walk_accepts(text: str, digits: int) -> None:
+    raw = text.encode("utf-8", "surrogatepass")
+    data = (
+        b"\x80\x04" + _global("decimal", "Decimal")
+        + b"X" + struct.pack("<I", len(raw)) + raw + b"\x85R."
+    )  # fmt: skip
+    budgets = _budgets(data) | {"max_int_digits": digits, "max_str_len": 20000}
+    fast = _fastpath.fast_walk(data, _POLICY, **budgets)
+    if fast is None:
+        return
+    visitor = _StrictVisitor(_POLICY, max_int_digits=digits)
+    try:
+        assert walk(data, visitor, **budgets) == fast
+    except Exception as error:  # a DecodeError from vet_decimal, Malformed, OverLimit
+        pytest.fail(f"fast path accepted Decimal({text[:60]!r}), the walk refused: {error!r}")
+
+
+@pytest.mark.parametrize("text", ["1.25", "-0", "9.9999900E-7", "1E+3", "0.000", "123456789.5"])
+def test_ordinary_decimal_text_takes_the_fast_path(text: str) -> None:
+    data = pickle.dumps(__import__("decimal").Decimal(text), protocol=4)
+    assert _agree(data) == len(data)

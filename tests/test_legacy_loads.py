@@ -221,6 +221,46 @@ def test_decimal_digit_budget_follows_the_limits() -> None:
         legacy.loads(data, limits=Limits(max_int_digits=20))
 
 
+@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
+def test_the_decimal_class_itself_loads_as_the_class(protocol: int) -> None:
+    """A pickled reference to Decimal (a defaultdict factory, a value) is the real class
+    (review of 2026-11-28, session 3: a checking wrapper had replaced it)."""
+    value = legacy.loads(
+        pickle.dumps([collections.defaultdict(decimal.Decimal), {"t": decimal.Decimal}], protocol)
+    )
+    assert value[0].default_factory is decimal.Decimal
+    assert value[1]["t"] is decimal.Decimal
+
+
+def test_a_long_decimal_within_the_digit_budget_loads() -> None:
+    """4,299 digits before the point and 4,300 after: within max_int_digits both ways."""
+    number = decimal.Decimal("1" * 4299 + "." + "1" * 4300)
+    assert legacy.loads(pickle.dumps(number)) == number
+
+
+class BigDecimal(decimal.Decimal):
+    """A caller's Decimal subclass (allowed by name)."""
+
+
+def test_an_allowed_decimal_subclass_is_vetted_too() -> None:
+    data = pickle.dumps(BigDecimal("1e999999999"))
+    with pytest.raises(DecodeLimitError):
+        legacy.loads(data, allow={f"{__name__}.BigDecimal"})
+    ok = legacy.loads(pickle.dumps(BigDecimal("2.5")), allow={f"{__name__}.BigDecimal"})
+    assert type(ok) is BigDecimal
+    assert ok == decimal.Decimal("2.5")
+
+
+def test_decimal_from_a_tuple_is_refused() -> None:
+    """Pickle writes Decimal(text); the tuple form would carry an unchecked exponent."""
+    data = (
+        b"\x80\x04\x8c\x07decimal\x8c\x07Decimal\x93"
+        b"K\x00K\x01\x85J\x00\xca\x9a;\x87\x85R."
+    )
+    with pytest.raises(DecodeError):
+        legacy.loads(data)
+
+
 def test_truncated_pickle_is_a_decode_error() -> None:
     """Cutting a pickle short gives DecodeError, never EOFError or UnpicklingError."""
     data = pickle.dumps({"a": [1, 2, 3]})

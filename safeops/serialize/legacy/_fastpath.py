@@ -14,6 +14,9 @@ The C side knows four kinds of allow-listed global, given here per policy:
 - ``CALLER``: a class the caller allowed (any call, any state once, as vet_build says);
 - ``ENCODE``: ``_codecs.encode``, which protocols 0-2 write for every bytes value, with
   vet_call's rule for it (text, a latin-1/utf-8/ascii codec, 'strict');
+- ``DECIMAL``: Decimal and the caller's subclasses of it, called with plain decimal text
+  no longer than ``max_int_digits`` (no exponent), an int, a float or nothing; other
+  text is left to the walk's ``vet_decimal``;
 - ``CONTAINER``, ``MEMBERS``, ``PAIRS``: the container types of vet_call (no text
   argument), by what they hash (see ``_scan._hashed_by``): nothing (list, tuple, deque,
   ChainMap), the members of a list or tuple (set, frozenset, Counter; protocols 0-3
@@ -34,6 +37,7 @@ from collections.abc import Callable
 from safeops.serialize.legacy._allowlist import SAFE_GLOBALS, normalize_global
 from safeops.serialize.legacy._policy import (
     CONTAINER_TYPES,
+    DECIMALS,
     ENCODE,
     RECONSTRUCTOR,
     SCALAR_TYPES,
@@ -65,7 +69,7 @@ AVAILABLE = _scan is not None
 ENABLED = True
 
 NOCALL, PLAIN, UUID_CLASS, CALLER, ENCODE_FUNCTION = 1, 2, 3, 4, 5
-CONTAINER, MEMBERS, PAIRS = 6, 7, 8
+CONTAINER, MEMBERS, PAIRS, DECIMAL_CLASS = 6, 7, 8, 9
 #: _scan.HASHING_CONSTRUCTORS' "how" to a category (2, defaultdict: its factory rule).
 _BY_HASHING = {0: MEMBERS, 1: PAIRS, 2: NOCALL}
 #: Added to the category of SAFE_GLOBALS entries: their str/bytes arguments count
@@ -80,24 +84,29 @@ _PLAIN_EXCLUDED = (
     | {UUID, ("uuid", "SafeUUID"), ("collections", "defaultdict"), ENCODE, RECONSTRUCTOR}
 )
 
-_TABLES: dict[Policy, dict[tuple[str, str], int]] = {}
+_TABLES: dict[tuple[Policy, frozenset[tuple[str, str]]], dict[tuple[str, str], int]] = {}
 
 
-def table(policy: Policy) -> dict[tuple[str, str], int]:
+def table(
+    policy: Policy, decimals: frozenset[tuple[str, str]] = frozenset()
+) -> dict[tuple[str, str], int]:
     """The category of every allowed global, keyed by its name as written in the pickle.
 
     Only names the Python 2 mapping leaves unchanged are listed: any other spelling is
     left to the walk, which normalizes it. Built once per policy and never changed; the
     keys are exact str pairs, so the C lookup runs no Python code.
     """
-    cached = _TABLES.get(policy)
+    decimals = DECIMALS | decimals
+    cached = _TABLES.get((policy, decimals))
     if cached is not None:
         return cached
     categories: dict[tuple[str, str], int] = {}
     for pair in policy.pairs:
         if normalize_global(*pair) != pair:
             continue
-        if pair in policy.caller_pairs and pair not in _PLAIN_EXCLUDED:
+        if pair in decimals:
+            category = DECIMAL_CLASS
+        elif pair in policy.caller_pairs and pair not in _PLAIN_EXCLUDED:
             category = CALLER
         elif pair == UUID:
             category = UUID_CLASS
@@ -118,7 +127,7 @@ def table(policy: Policy) -> dict[tuple[str, str], int]:
             categories[raw] = categories[normalized]
     if len(_TABLES) >= 64:  # bounded like the loader's resolver cache
         _TABLES.clear()
-    _TABLES[policy] = categories
+    _TABLES[policy, decimals] = categories
     return categories
 
 
@@ -134,6 +143,7 @@ def fast_walk(
     data: bytes,
     policy: Policy,
     *,
+    decimals: frozenset[tuple[str, str]] = frozenset(),
     max_elements: int,
     max_depth: int,
     max_memo: int,
@@ -146,7 +156,7 @@ def fast_walk(
     """
     if _scan is None or not ENABLED:
         return None
-    categories = _TABLES.get(policy) or table(policy)
+    categories = table(policy, decimals)
     end = _scan(
         data,
         categories,

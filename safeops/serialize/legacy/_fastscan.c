@@ -56,6 +56,7 @@ enum {
 #define CAT_CONTAINER 6 /* list, tuple, deque, ChainMap: no text argument (vet_call) */
 #define CAT_MEMBERS 7   /* set, frozenset, Counter: also hash the members of a list/tuple */
 #define CAT_PAIRS 8     /* dict, OrderedDict: a list/tuple of pairs is left to the walk */
+#define CAT_DECIMAL 9   /* Decimal (and allowed subclasses): plain text, int, float only */
 #define CAT_SAFE 0x10 /* in SAFE_GLOBALS: str/bytes arguments count against max_copy */
 
 typedef struct {
@@ -122,6 +123,7 @@ typedef struct {
     Slot *slots; /* open addressing, a power of two long */
     size_t nslots, usedslots;
     uint64_t max_elements, max_depth, max_memo, max_str_len, max_long_bytes, max_stack;
+    uint64_t max_int_digits;
     uint64_t collisions, copied;
     uint64_t bare; /* UUIDs waiting for their BUILD */
 } Scan;
@@ -671,6 +673,83 @@ container_ok(Scan *s, const Value *args, int category, uint32_t *hashed)
     return 1;
 }
 
+/* The walk's vet_decimal for what it surely accepts: no argument, an int, a float, a
+ * bool, or decimal text [+-]digits[.digits][(e|E)[+-]digits] (ASCII, what str(Decimal)
+ * writes for finite values) whose value has at most max_int_digits digits before and
+ * after the point: exponent >= -max_int_digits and adjusted() < max_int_digits, as
+ * _tags.check_decimal_size. Any other text (NaN, Infinity, spaces, underscores, longer
+ * than the walk's bound) is left to the walk. */
+static int
+decimal_ok(Scan *s, const Value *args)
+{
+    if (args->len == 0) {
+        return 1;
+    }
+    if (args->len > 1) {
+        return 0;
+    }
+    const Value *v = &s->values[s->items.data[args->at]];
+    if (v->kind == K_INT || v->kind == K_FLOAT || v->kind == K_BOOL) {
+        return 1;
+    }
+    if (v->kind != K_STR || v->blen != v->len || v->blen > 2 * s->max_int_digits + 32) {
+        return 0;
+    }
+    const unsigned char *text = s->data + v->at;
+    size_t n = v->blen, k = 0;
+    if (k < n && (text[k] == '+' || text[k] == '-')) {
+        k++;
+    }
+    int64_t digits = 0, significant = 0, fraction = 0;
+    int point = 0;
+    for (; k < n; k++) {
+        unsigned char c = text[k];
+        if (c >= '0' && c <= '9') {
+            digits++;
+            fraction += point;
+            if (c != '0' || significant) {
+                significant++; /* digits from the first non-zero one on */
+            }
+        }
+        else if (c == '.' && !point) {
+            point = 1;
+        }
+        else {
+            break;
+        }
+    }
+    if (digits == 0) {
+        return 0;
+    }
+    int64_t exponent = 0;
+    if (k < n) {
+        if (text[k] != 'e' && text[k] != 'E') {
+            return 0;
+        }
+        k++;
+        int negative = k < n && text[k] == '-';
+        if (k < n && (text[k] == '+' || text[k] == '-')) {
+            k++;
+        }
+        if (k == n || n - k > 9) {
+            return 0; /* no digits, or an exponent this scan does not compute */
+        }
+        for (; k < n; k++) {
+            if (text[k] < '0' || text[k] > '9') {
+                return 0;
+            }
+            exponent = exponent * 10 + (text[k] - '0');
+        }
+        if (negative) {
+            exponent = -exponent;
+        }
+    }
+    exponent -= fraction;
+    int64_t adjusted = exponent + (significant ? significant : 1) - 1;
+    int64_t limit = (int64_t)s->max_int_digits;
+    return exponent >= -limit && adjusted < limit;
+}
+
 /* REDUCE and NEWOBJ: call(); only the policy cases the categories describe. */
 static int
 call(Scan *s, int newobj)
@@ -695,6 +774,11 @@ call(Scan *s, int newobj)
     }
     else if (category == CAT_ENCODE) {
         if (newobj || !encode_ok(s, a)) {
+            return -1;
+        }
+    }
+    else if (category == CAT_DECIMAL) {
+        if (!decimal_ok(s, a)) {
             return -1;
         }
     }
@@ -1152,6 +1236,7 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     s.max_str_len = limits[3];
     /* As the walk: 8 bits are 2.41 decimal digits. */
     s.max_long_bytes = limits[4] > UINT64_MAX / 5 ? UINT64_MAX : limits[4] * 5 / 12 + 1;
+    s.max_int_digits = limits[4];
     s.collisions = limits[5];
     /* As the walk: containers waiting on the stack are bounded by half the input. */
     s.max_stack = s.n / 2 + 4096 < s.max_elements ? s.n / 2 + 4096 : s.max_elements;

@@ -36,6 +36,7 @@ from safeops.serialize._tags import check_decimal_size
 from safeops.serialize.legacy._allowlist import SAFE_GLOBALS, normalize_global
 from safeops.serialize.legacy._fastpath import fast_walk
 from safeops.serialize.legacy._policy import (
+    DECIMALS,
     ENCODE,
     ENCODINGS,
     RECONSTRUCTOR,
@@ -44,6 +45,7 @@ from safeops.serialize.legacy._policy import (
     AllowEntry,
     Policy,
     classify,
+    describe,
     is_bare_uuid,
     makes_bare_uuid,
     parse_allow,
@@ -67,8 +69,6 @@ _WALK_BUDGETS = {
     "hash_collisions": "too many set members or dict keys share a hash value "
     "(a hash-collision attack)",
 }
-
-_DECIMAL = ("decimal", "Decimal")
 
 _PERMIT_REASON = "serialize.legacy: loading a pickle checked against the allow-list"
 
@@ -168,16 +168,14 @@ def _load(
         "max_str_len": active.max_str_len,
         "max_int_digits": active.max_int_digits,
     }
-    end = fast_walk(data, resolver.policy, **budgets)
+    end = fast_walk(data, resolver.policy, decimals=resolver.decimals, **budgets)
     if end is None:
-        end = _walk(data, resolver.policy, budgets)
+        end = _walk(data, resolver, budgets)
     # A buffered reader: CPython's unpickler prefetches through peek(); from a bare
     # BytesIO it makes a read() call per opcode of unframed (protocol 0-3) pickles,
     # which made them 2.7x slower than pickle.loads.
     stream = io.BufferedReader(io.BytesIO(data), buffer_size=1 << 16)
-    unpickler = _Unpickler(
-        stream, resolver, encoding=encoding, errors=errors, max_int_digits=active.max_int_digits
-    )
+    unpickler = _Unpickler(stream, resolver, encoding=encoding, errors=errors)
     try:
         with granted("pickle", reason=_PERMIT_REASON, subject=resolver.policy.pairs):
             value = unpickler.load()
@@ -191,10 +189,13 @@ def _load(
     return value, end
 
 
-def _walk(data: bytes, policy: Policy, budgets: dict[str, int]) -> int:
+def _walk(data: bytes, resolver: _Resolver, budgets: dict[str, int]) -> int:
     """The Python walk with the strict visitor; its refusals as DecodeError(s)."""
+    visitor = _StrictVisitor(
+        resolver.policy, max_int_digits=budgets["max_int_digits"], decimals=resolver.decimals
+    )
     try:
-        return walk(data, _StrictVisitor(policy), **budgets)
+        return walk(data, visitor, **budgets)
     except Malformed as error:
         raise DecodeError(
             f"not a pickle the legacy reader accepts: {error.reason} (at byte {error.offset})",
@@ -233,12 +234,55 @@ def _codec_name(encoding: str) -> str | None:
         return None
 
 
+def vet_decimal(args: tuple[Any, ...], max_digits: int, offset: int) -> None:
+    """Refuse a Decimal call whose value could exceed *max_digits* digits before or after
+    the point, as serialize's decimal tag does: ``Decimal("1e999999999")`` is 11
+    characters, and ``int()`` or ``quantize()`` of it takes minutes.
+
+    Pickle writes ``Decimal(str(d))``; an int or float argument is bounded already.
+    Text that does not parse is left to the load, which refuses it.
+    """
+    if not args:
+        return
+    value = args[0]
+    kind = type(value)
+    if len(args) > 1 or not (kind is str or kind is int or kind is float or kind is bool):
+        raise DecodeError(
+            f"the pickle was refused: Decimal of {', '.join(describe(a) for a in args[:3])} "
+            f"(pickle writes Decimal(text); at byte {offset})",
+            rule="call-not-vetted",
+        )
+    if kind is not str:
+        return
+    if len(value) > 2 * max_digits + 32:
+        raise DecodeLimitError(
+            f"a Decimal of {len(value)} characters exceeds max_int_digits={max_digits} "
+            f"(at byte {offset})",
+            limit="max_int_digits",
+            maximum=max_digits,
+            actual=len(value),
+        )
+    try:
+        number = decimal.Decimal(value)
+    except (ArithmeticError, ValueError):
+        return
+    check_decimal_size(number, max_digits)
+
+
 class _StrictVisitor(Visitor):
     """Raises at the first global, call or state update the policy refuses."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        max_int_digits: int = DEFAULT_LIMITS.max_int_digits,
+        decimals: frozenset[tuple[str, str]] = DECIMALS,
+    ) -> None:
         self.policy = policy
         self.bare_uuids = 0  # UUIDs made by NEWOBJ/reconstructor still waiting for BUILD
+        self.max_int_digits = max_int_digits
+        self.decimals = decimals  # Decimal and the caller's subclasses of it
 
     def global_(self, offset: int, opname: str, ref: Global) -> None:
         if ref.computed:
@@ -277,6 +321,8 @@ class _StrictVisitor(Visitor):
         self._refuse(vet_call(self.policy, opname, func, args, kwargs), offset, "call-not-vetted")
         if makes_bare_uuid(func, args):
             self.bare_uuids += 1
+        if type(func) is Global and (func.module, func.name) in self.decimals:
+            vet_decimal(args, self.max_int_digits, offset)
 
     def build(self, offset: int, target: Any, state: Any) -> None:
         self._refuse(vet_build(self.policy, target, state), offset, "build-not-allowed")
@@ -337,6 +383,13 @@ class _Resolver:
         )
         bases = frozenset(self.objects[pair] for pair in RECONSTRUCTOR_BASES)
         self.objects[RECONSTRUCTOR] = _checked_reconstructor(classes, bases)
+        #: Decimal and the caller's subclasses of it: their text arguments are vetted.
+        self.decimals = DECIMALS | frozenset(
+            pair
+            for pair in policy.caller_pairs
+            if isinstance(self.objects[pair], type)
+            and issubclass(self.objects[pair], decimal.Decimal)
+        )
 
 
 _RESOLVERS: dict[frozenset[tuple[str, str]], _Resolver] = {}
@@ -408,38 +461,12 @@ def _checked_reconstructor(classes: frozenset[Any], bases: frozenset[Any]) -> An
     return _reconstructor
 
 
-def _checked_decimal(max_digits: int) -> Any:
-    def _decimal(value: object = "0") -> decimal.Decimal:
-        # Pickle writes Decimal(str(d)). The walk cannot see an exponent in the text
-        # ("1e999999999" is 11 characters), and int() or quantize() of such a value
-        # takes minutes: bound it by max_int_digits as serialize's decimal tag does.
-        if type(value) is str and len(value) > max_digits + 32:
-            raise DecodeLimitError(
-                f"a Decimal of {len(value)} characters exceeds max_int_digits={max_digits}",
-                limit="max_int_digits",
-                maximum=max_digits,
-                actual=len(value),
-            )
-        return check_decimal_size(decimal.Decimal(value), max_digits)  # type: ignore[arg-type]
-
-    return _decimal
-
-
 class _Unpickler(pickle.Unpickler):
     """CPython's C unpickler with ``find_class`` limited to the resolver's objects."""
 
-    def __init__(
-        self,
-        file: IO[bytes],
-        resolver: _Resolver,
-        *,
-        encoding: str,
-        errors: str,
-        max_int_digits: int,
-    ) -> None:
+    def __init__(self, file: IO[bytes], resolver: _Resolver, *, encoding: str, errors: str) -> None:
         super().__init__(file, fix_imports=True, encoding=encoding, errors=errors)
         self._objects = resolver.objects
-        self._max_int_digits = max_int_digits
 
     def find_class(self, module: str, name: str, /) -> Any:
         pair = normalize_global(module, name)
@@ -448,8 +475,6 @@ class _Unpickler(pickle.Unpickler):
             raise DecodeError(f"the global {quote(module)}.{quote(name)} is not allow-listed")
         # The same audit event the stdlib raises, so enforce() and audit logs see it.
         sys.audit("pickle.find_class", pair[0], pair[1])
-        if pair == _DECIMAL:
-            return _checked_decimal(self._max_int_digits)
         return value
 
     def persistent_load(self, pid: Any, /) -> Any:
