@@ -657,13 +657,16 @@ container_ok(Scan *s, const Value *args, int category, uint32_t *hashed)
         return 1;
     }
     const Value *first = &s->values[item[0]];
-    if (first->kind == K_LIST || first->kind == K_TUPLE) {
+    if (first->kind == K_OBJ) {
+        return 0; /* set(list(...)): the walk looks through the inner call; so no fast path */
+    }
+    if (first->kind == K_LIST || first->kind == K_TUPLE || first->kind == K_FROZENSET) {
         if (category == CAT_PAIRS) {
             return 0; /* dict([(k, v), ...]): pickle never writes it; the walk counts keys */
         }
         int strings = first->kind == K_LIST
                           ? (first->flags & F_ALL_STR) != 0
-                          : all_str(s, s->items.data + first->at, first->len, 1);
+                          : all_str(s, s->items.data + first->at, first->len, 1); /* tuple, frozenset */
         if (strings) {
             return 1;
         }

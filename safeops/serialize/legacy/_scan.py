@@ -161,7 +161,7 @@ def walk(
         if target.placed:
             visitor.late_mutation(start, opname)
         if target.kind == "list" and kind == "list":
-            target.members.extend(items)  # for hashing constructors (see call)
+            _remember(target, items)
         elif target.kind == "dict" and kind == "dict":
             record(target, items)
             if target.weight + len(items) > _UNCHECKED:
@@ -355,7 +355,7 @@ def walk(
                     raise Malformed(start, "SETITEMS with an odd number of items")
                 if type(target) is Node and target.kind == kind and not target.placed:
                     if op == 0x65:
-                        target.members.extend(items)  # for hashing constructors (call)
+                        _remember(target, items)
                     else:
                         # Inlined record(): the dicts pickle writes are filled by one
                         # SETITEMS batch; anything else is simply not vetted as state.
@@ -450,6 +450,7 @@ def walk(
                 if type(target) is Node:
                     fill(target, [state], "BUILD", target.kind)
                     target.built = True
+                    target.state = state  # a UUID's hash is its state's int
             elif op == 0x73:  # SETITEM
                 value = pop()
                 key = pop()
@@ -614,6 +615,62 @@ HASHING_CONSTRUCTORS = {
 }
 
 
+def _remember(target: Node, items: list[Any]) -> None:
+    """Keep a list's members for a hashing constructor that may receive it (see call).
+
+    Only what such a constructor could hash is kept: dicts, sets and lists are
+    unhashable, except a two-item list, which dict() takes as a (key, value) pair.
+    Keeping every nested container alive had tripled the walk's memory on a pickle of a
+    million empty lists.
+    """
+    kept = [
+        item
+        for item in items
+        if type(item) is not Node
+        or item.kind in _HASHABLE_KINDS
+        or (item.kind == "list" and len(item.members) == 2)
+    ]
+    if not kept:
+        return
+    members = target.members
+    if type(members) is list:
+        members.extend(kept)
+    else:
+        target.members = kept
+
+
+_HASHABLE_KINDS = frozenset({"tuple", "frozenset", "obj"})
+
+
+#: Call results a hashing constructor iterates like the list or tuple they were built
+#: from: set(list(L)), set(deque(L)), Counter(tuple(L))...
+_ITERABLE_CONSTRUCTORS = frozenset(
+    {("builtins", "list"), ("builtins", "tuple"), ("builtins", "set"),
+     ("builtins", "frozenset"), ("collections", "deque")}
+)  # fmt: skip
+
+
+def members_of(value: Any, depth: int = 0) -> tuple[Any, ...] | list[Any] | None:
+    """What iterating *value* yields, when the walk knows it: the items of a list or
+    tuple node, or of the list or tuple a container constructor was called with."""
+    if type(value) is not Node or depth > 8:
+        return None
+    if value.kind == "list":
+        members: tuple[Any, ...] | list[Any] = value.members
+        return members
+    if value.kind in ("tuple", "frozenset"):
+        return value.items
+    func = value.callable
+    if (
+        value.kind == "obj"
+        and type(func) is Global
+        and (func.module, func.name) in _ITERABLE_CONSTRUCTORS
+        and value.args
+    ):
+        return members_of(value.args[0], depth + 1)
+    return None
+
+
 def _hashed_by(module: str, name: str, args: tuple[Any, ...]) -> list[Any]:
     """The values a constructor call will hash, as far as the walk knows them.
 
@@ -626,18 +683,16 @@ def _hashed_by(module: str, name: str, args: tuple[Any, ...]) -> list[Any]:
     position = 1 if how == 2 else 0
     if how is None or len(args) <= position:
         return []
-    iterable = args[position]
-    if type(iterable) is not Node or iterable.kind not in ("list", "tuple"):
+    members = members_of(args[position])
+    if members is None:
         return []
-    members = iterable.members if iterable.kind == "list" else iterable.items
     if how == 0:
         return list(members)
     keys = []
     for pair in members:
-        if type(pair) is Node and pair.kind in ("list", "tuple"):
-            inner = pair.members if pair.kind == "list" else pair.items
-            if len(inner) == 2:
-                keys.append(inner[0])
+        inner = members_of(pair)
+        if inner is not None and len(inner) == 2:
+            keys.append(inner[0])
     return keys
 
 

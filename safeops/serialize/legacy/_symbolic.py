@@ -73,7 +73,68 @@ def predictable_hash(value: Any) -> int | None:
         value.phash = result
         return result
     if kind is Node and value.kind == "obj":
-        return _decimal_hash(value)
+        return _call_hash(value)
+    return None
+
+
+#: Stands for a hash an attacker may be able to choose but the walk cannot compute:
+#: every such key of one container is counted in this one bucket. (Real hashes are
+#: below 2**63.)
+UNKNOWN_HASH = 1 << 64
+
+_NUMBERS = {("builtins", "int"): int, ("builtins", "float"): float,
+            ("builtins", "complex"): complex, ("builtins", "bool"): bool}  # fmt: skip
+def _call_hash(node: Node) -> int | None:
+    """The hash of a value a call builds, as far as an attacker could choose it.
+
+    Numbers built from constants are hashed for real (int('...'), complex(a, b): CPython's
+    own constructors on constants); tuple(...), frozenset(...) and slice(...) like tuple
+    nodes of their members; a UUID by its state's int; Decimal by its value. A call whose
+    result could collide but is not computed here counts as :data:`UNKNOWN_HASH`.
+    Everything else needs no count: str, bytes and the datetime types hash randomized
+    bytes; timedelta and timezone hash a tuple of bounded fields (no full collisions);
+    containers are unhashable; the caller's own classes are not modelled (their
+    ``__hash__`` is theirs).
+    """
+    func = node.callable
+    if type(func) is not Global:
+        return None
+    pair = (func.module, func.name)
+    args = node.args
+    if pair == ("decimal", "Decimal"):
+        return _decimal_hash(node)
+    number = _NUMBERS.get(pair)
+    if number is not None:
+        if all(type(arg) in (int, float, bool) or (type(arg) is str and len(arg) <= 4300)
+               for arg in args) and not any(arg is BIG_INT for arg in args):
+            try:
+                result: int = hash(number(*args))
+            except (ValueError, TypeError, OverflowError):
+                return None  # the load fails on it
+            return result
+        return UNKNOWN_HASH
+    if pair in (("builtins", "tuple"), ("builtins", "frozenset"), ("builtins", "slice")):
+        from safeops.serialize.legacy._scan import members_of
+
+        members = args if pair[1] == "slice" else (members_of(args[0]) if args else ())
+        if members is None:
+            return UNKNOWN_HASH
+        parts = []
+        for member in members:
+            part = predictable_hash(member)
+            if part is None:
+                return None  # a member's hash is randomized: so is the container's
+            parts.append(part)
+        return hash((pair[1], tuple(parts))) or 1
+    if pair == ("uuid", "UUID"):
+        state = getattr(node, "state", None)
+        pairs = getattr(state, "pairs", None) if type(state) is Node else None
+        if pairs:
+            for key, value in zip(pairs[::2], pairs[1::2], strict=True):
+                if key == "int" and type(value) is int:
+                    number_hash: int = hash(value)
+                    return number_hash
+        return UNKNOWN_HASH
     return None
 
 
@@ -150,21 +211,23 @@ class Node:
 
     __slots__ = (
         "args", "built", "callable", "depth", "hashes", "items", "kind", "members", "offset",
-        "pairs", "phash", "placed", "weight",
+        "pairs", "phash", "placed", "state", "weight",
     )  # fmt: skip
 
     # Slots assigned only when needed (see __init__); declared here for the type checker.
     pairs: list[Any]
     hashes: dict[int, int]
     phash: int | None
+    state: Any
 
     def __init__(self, kind: str, offset: int, items: tuple[Any, ...] = ()) -> None:
         self.kind = kind  # list, dict, set, tuple, frozenset or obj (a call result)
         self.offset = offset
         self.items = items  # tuples only: the symbolic items (call arguments)
         if kind == "list":
-            # What a hashing constructor such as set([...]) will hash (see _scan.call).
-            self.members: list[Any] = []
+            # What a hashing constructor such as set([...]) will hash (see _scan.call);
+            # a list is made on the first fill, so empty lists cost nothing more.
+            self.members: list[Any] | tuple[()] = ()
         self.callable: Any = None
         self.args: Any = None
         self.placed = False

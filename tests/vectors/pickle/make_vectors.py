@@ -14,7 +14,9 @@ technique and source; README.md carries the same table for people.
 from __future__ import annotations
 
 import json
+import pickle
 import struct
+import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -100,6 +102,23 @@ SOURCE_FICKLING = "https://github.com/trailofbits/fickling (obfuscation patterns
 OWN = "own research"
 REVIEW = "attack review 2026-11-28, finding "
 SESSION3 = "own research (legacy fast-path session, 2026-11-28)"
+SESSION3_REVIEW = "review of the legacy fast-path session's changes, 2026-11-28"
+
+
+class _Reduce:
+    """Pickles as func(*args): how the vectors below write calls CPython's pickler would
+    not (pickle.dumps of this object names only func, never this class)."""
+
+    def __init__(self, func: object, *args: object) -> None:
+        self.func, self.args = func, args
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return self.func, self.args
+
+
+def reduced(func: object, *args: object) -> bytes:
+    """func(*args) at protocol 2."""
+    return pickle.dumps(_Reduce(func, *args), protocol=2)
 #: 100 ints k*(2**61-1): distinct values that all hash to 0.
 COLLIDING = b"".join(long1(k * (2**61 - 1)) for k in range(1, 101))
 #: The same ints as keys of (key, None) pairs.
@@ -330,6 +349,24 @@ VECTORS: list[tuple[str, str, str, str, bytes]] = [
      "defaultdict(None) filled by SETITEMS with 100 colliding keys", SESSION3,
      proto(4) + stack_global("collections", "defaultdict") + NONE + TUPLE1 + REDUCE
      + MARK + b"".join(long1(k * (2**61 - 1)) + NONE for k in range(1, 101)) + b"u" + STOP),
+    # Keys whose colliding hashes come out of calls (review of the same session): the
+    # walk computes them (numbers, tuples, UUID state) or counts them as unknown.
+    ("p2_set_of_colliding_uuids", "dos",
+     "a set of 100 UUIDs whose ints k*(2**61-1) all hash to 0", SESSION3_REVIEW,
+     reduced(set, [uuid.UUID(int=k * (2**61 - 1)) for k in range(1, 101)])),
+    ("p2_set_of_list_call_of_colliding_ints", "dos",
+     "set(list((...))): the members pass through another call first", SESSION3_REVIEW,
+     reduced(set, _Reduce(list, tuple(k * (2**61 - 1) for k in range(1, 101))))),
+    ("p2_set_of_colliding_complex", "dos",
+     "a set of 100 complex(-1000003*j, j), which all hash to 0", SESSION3_REVIEW,
+     reduced(set, [_Reduce(complex, float(-1000003 * j), float(j)) for j in range(1, 101)])),
+    ("p2_set_of_frozenset_calls", "dos",
+     "a set of 100 frozenset([0, k*(2**61-1)]) (how protocols 0-3 write frozensets)",
+     SESSION3_REVIEW,
+     reduced(set, [_Reduce(frozenset, [0, k * (2**61 - 1)]) for k in range(1, 101)])),
+    ("p2_set_of_int_calls", "dos",
+     "a set of 100 int('k*(2**61-1)') built by calls", SESSION3_REVIEW,
+     reduced(set, [_Reduce(int, str(k * (2**61 - 1))) for k in range(1, 101)])),
     ("p2_imaplib_imap4_stream", "exec",
      "imaplib.IMAP4_stream(cmd): a stdlib class whose constructor runs a shell command",
      REVIEW + "L7", proto(2) + glob("imaplib", "IMAP4_stream") + binunicode(CMD) + TUPLE1
