@@ -318,3 +318,19 @@ def test_decimal_text_accepted_only_as_the_walk_accepts(text: str, digits: int) 
 def test_ordinary_decimal_text_takes_the_fast_path(text: str) -> None:
     data = pickle.dumps(__import__("decimal").Decimal(text), protocol=4)
     assert _agree(data) == len(data)
+
+
+@pytest.mark.parametrize("protocol", [4, 5])
+def test_dicts_keyed_by_dates_take_the_fast_path(protocol: int) -> None:
+    """The datetime types hash randomized bytes (or bounded fields): no count needed."""
+    import datetime
+
+    start = datetime.date(2024, 1, 1)
+    moment = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    value = {
+        "daily": {start + datetime.timedelta(days=k): k for k in range(400)},
+        "stamps": {moment + datetime.timedelta(seconds=k) for k in range(300)},
+        "gaps": {datetime.timedelta(minutes=k) for k in range(200)},
+    }
+    data = pickle.dumps(value, protocol=protocol)
+    assert _agree(data) == len(data)

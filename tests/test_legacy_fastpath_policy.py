@@ -27,7 +27,7 @@ from safeops.serialize.legacy._policy import (
     vet_call,
 )
 from safeops.serialize.legacy._scan import HASHING_CONSTRUCTORS
-from safeops.serialize.legacy._symbolic import BIG_INT, Global, Node
+from safeops.serialize.legacy._symbolic import BIG_INT, Global, Node, predictable_hash
 
 _C_SOURCE = Path(_fastpath.__file__).with_name("_fastscan.c").read_text(encoding="utf-8")
 
@@ -91,7 +91,7 @@ def test_classes_the_fast_path_calls_with_any_arguments_are_accepted_by_vet_call
     free = [
         pair
         for pair, category in _categories(policy).items()
-        if category in (_fastpath.PLAIN, _fastpath.CALLER)
+        if category in (_fastpath.PLAIN, _fastpath.TEMPORAL, _fastpath.CALLER)
     ]
     assert free, "the table has no class the fast path calls"
     for pair in free:
@@ -107,13 +107,22 @@ def test_the_default_table_sorts_each_allowed_global() -> None:
     assert python3_names == SAFE_GLOBALS | {("copyreg", "_reconstructor")}
     assert categories[("uuid", "UUID")] == _fastpath.UUID_CLASS
     assert categories[ENCODE] == _fastpath.ENCODE_FUNCTION
-    plain = {pair for pair in python3_names if categories[pair] == _fastpath.PLAIN}
+    plain = {
+        pair
+        for pair in python3_names
+        if categories[pair] in (_fastpath.PLAIN, _fastpath.TEMPORAL)
+    }
     # The classes pickle calls with their own arguments and vet_call never looks at.
     assert plain == {
         ("builtins", "object"), ("builtins", "slice"), ("datetime", "date"),
         ("datetime", "datetime"), ("datetime", "time"), ("datetime", "timedelta"),
         ("datetime", "timezone"),
     }  # fmt: skip
+    # Only classes whose instances the walk never counts as colliding keys are TEMPORAL.
+    for pair in python3_names:
+        if categories[pair] == _fastpath.TEMPORAL:
+            node = _obj(pair)
+            assert predictable_hash(node) is None, pair
     assert categories[("decimal", "Decimal")] == _fastpath.DECIMAL_CLASS
     assert all(
         (code & _fastpath.SAFE)

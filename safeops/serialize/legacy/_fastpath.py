@@ -14,6 +14,7 @@ The C side knows four kinds of allow-listed global, given here per policy:
 - ``CALLER``: a class the caller allowed (any call, any state once, as vet_build says);
 - ``ENCODE``: ``_codecs.encode``, which protocols 0-2 write for every bytes value, with
   vet_call's rule for it (text, a latin-1/utf-8/ascii codec, 'strict');
+- ``TEMPORAL``: the PLAIN datetime types, whose instances need no collision count;
 - ``DECIMAL``: Decimal and the caller's subclasses of it, called with plain decimal text
   no longer than ``max_int_digits`` (no exponent), an int, a float or nothing; other
   text is left to the walk's ``vet_decimal``;
@@ -69,7 +70,12 @@ AVAILABLE = _scan is not None
 ENABLED = True
 
 NOCALL, PLAIN, UUID_CLASS, CALLER, ENCODE_FUNCTION = 1, 2, 3, 4, 5
-CONTAINER, MEMBERS, PAIRS, DECIMAL_CLASS = 6, 7, 8, 9
+CONTAINER, MEMBERS, PAIRS, DECIMAL_CLASS, TEMPORAL = 6, 7, 8, 9, 10
+#: PLAIN classes whose instances the walk never counts as colliding keys (their hash is
+#: of randomized bytes or of bounded fields; see _symbolic._call_hash).
+_TEMPORAL = frozenset(
+    ("datetime", name) for name in ("date", "datetime", "time", "timedelta", "timezone")
+)
 #: _scan.HASHING_CONSTRUCTORS' "how" to a category (2, defaultdict: its factory rule).
 _BY_HASHING = {0: MEMBERS, 1: PAIRS, 2: NOCALL}
 #: Added to the category of SAFE_GLOBALS entries: their str/bytes arguments count
@@ -115,7 +121,7 @@ def table(
         elif pair in CONTAINER_TYPES:
             category = _BY_HASHING.get(HASHING_CONSTRUCTORS.get(pair, -1), CONTAINER)
         elif pair not in _PLAIN_EXCLUDED and policy.is_class(pair):
-            category = PLAIN
+            category = TEMPORAL if pair in _TEMPORAL else PLAIN
         else:
             category = NOCALL
         categories[pair] = category | (SAFE if pair in SAFE_GLOBALS else 0)

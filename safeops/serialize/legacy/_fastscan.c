@@ -57,6 +57,7 @@ enum {
 #define CAT_MEMBERS 7   /* set, frozenset, Counter: also hash the members of a list/tuple */
 #define CAT_PAIRS 8     /* dict, OrderedDict: a list/tuple of pairs is left to the walk */
 #define CAT_DECIMAL 9   /* Decimal (and allowed subclasses): plain text, int, float only */
+#define CAT_TEMPORAL 10 /* the datetime types: PLAIN, and their hash needs no count */
 #define CAT_SAFE 0x10 /* in SAFE_GLOBALS: str/bytes arguments count against max_copy */
 
 typedef struct {
@@ -317,6 +318,13 @@ count_keys(Scan *s, uint32_t owner, const uint32_t *items, size_t count, size_t 
             continue;
         case K_INT:
             if ((v->flags & F_HASH) && count_hash(s, owner, v->hash) == 0) {
+                continue;
+            }
+            return -1;
+        case K_OBJ:
+            /* date, datetime and time hash their randomized byte state; timedelta and
+             * timezone a tuple of bounded fields (the walk's _call_hash skips them). */
+            if ((v->cat & CAT_MASK) == CAT_TEMPORAL) {
                 continue;
             }
             return -1;
@@ -790,7 +798,7 @@ call(Scan *s, int newobj)
             return -1;
         }
     }
-    else if (category != CAT_PLAIN && category != CAT_CALLER) {
+    else if (category != CAT_PLAIN && category != CAT_CALLER && category != CAT_TEMPORAL) {
         return -1;
     }
     if (f->cat & CAT_SAFE) {
