@@ -576,3 +576,31 @@ def test_find_code_use_never_raises(argv: list[str]) -> None:
     """E4: any argument vector is classified without an exception (it runs inside the hook)."""
     found = find_code_use(argv)
     assert found is None or found.kind in ("inline", "stdin", "command")
+
+
+@pytest.mark.parametrize(
+    ("argv", "script"),
+    [
+        (["sed", "--expr=e touch x", "file"], "e touch x"),
+        (["sed", "--exp", "e touch x", "-e", "p", "file"], "e touch x"),
+        (["gawk", "--sourc=BEGIN{system(\"touch x\")}"], "BEGIN{system(\"touch x\")}"),
+        # POSIXLY_CORRECT: sed stops at the first operand, which is then the script.
+        (["sed", "e touch x", "-e", "p", "in.txt"], "e touch x"),
+    ],
+)
+def test_abbreviated_long_options_and_posix_order_are_judged(
+    argv: list[str], script: str
+) -> None:
+    """Review of 2026-11-28 (session 3): getopt_long takes unambiguous prefixes of long
+    options, and POSIXLY_CORRECT sed does not permute."""
+    found = find_code_use(argv)
+    assert found is not None and found.kind == "command" and found.text == script
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["sed", "--sand", "e touch x", "file"], ["gawk", "--sandb", "BEGIN{system(\"x\")}"],
+     ["sed", "-e", "p", "data.txt"], ["sed", "data.txt", "-e", "p"], ["sed", "--quiet", "p"]],
+)  # fmt: skip
+def test_sandboxed_or_harmless_sed_and_awk_stay_allowed(argv: list[str]) -> None:
+    assert find_code_use(argv) is None

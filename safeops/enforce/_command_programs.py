@@ -127,6 +127,33 @@ class _Options:
         return self._args[index] if index < len(self._args) else ""
 
 
+#: GNU sed's and gawk's long options: getopt_long takes any unambiguous prefix of one
+#: (``sed --expr=...``, ``gawk --sourc=...``), so names are resolved against these lists.
+_SED_LONG = (
+    "--quiet", "--silent", "--debug", "--expression", "--file", "--follow-symlinks",
+    "--in-place", "--line-length", "--null-data", "--zero-terminated", "--posix",
+    "--regexp-extended", "--separate", "--sandbox", "--unbuffered", "--binary", "--help",
+    "--version",
+)  # fmt: skip
+_GAWK_LONG = (
+    "--field-separator", "--assign", "--characters-as-bytes", "--traditional",
+    "--copyright", "--dump-variables", "--debug", "--source", "--exec", "--gen-pot",
+    "--help", "--include", "--trace", "--csv", "--load", "--lint", "--bignum",
+    "--use-lc-numeric", "--non-decimal-data", "--pretty-print", "--optimize",
+    "--no-optimize", "--profile", "--posix", "--re-interval", "--sandbox", "--lint-old",
+    "--version", "--file",
+)  # fmt: skip
+
+
+def _long_option(name: str, known: tuple[str, ...]) -> str:
+    """*name* as the program reads it: itself, or the one long option it abbreviates (an
+    ambiguous abbreviation makes the program refuse to run, so it is left as is)."""
+    if name in known:
+        return name
+    matches = [option for option in known if option.startswith(name)]
+    return matches[0] if len(matches) == 1 else name
+
+
 def _command_text(
     program: str, texts: list[str], options: _Options, *, from_file: bool,
     runs: Callable[[str], bool], how: str,
@@ -150,6 +177,9 @@ def awk_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
             return None  # gawk: system(), pipes and redirections are off
         name, eq, value = arg.partition("=")
         if arg.startswith("--"):
+            name = _long_option(name, _GAWK_LONG)
+            if name == "--sandbox":
+                return None
             if name in ("--load", "--source", "--file", "--exec", "--include", "--assign",
                         "--field-separator"):
                 value = options.value(value if eq else None)
@@ -210,12 +240,19 @@ def sed_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
     scripts: list[str] = []
     from_file = False
     options = _Options(args, permute=True)  # GNU sed permutes options and operands
+    # With POSIXLY_CORRECT in its environment, sed stops at the first operand: an operand
+    # before the first -e/-f is then the script. It is judged too (a file so named is
+    # rare; a missed script runs commands).
+    leading: list[str] | None = None
     for arg in options:
-        if arg == "--sandbox":
-            return None  # GNU sed refuses e, r and w
         name, eq, value = arg.partition("=")
         if arg.startswith("--"):
+            name = _long_option(name, _SED_LONG)
+            if name == "--sandbox":
+                return None  # GNU sed refuses e, r and w
             if name in ("--expression", "--file", "--line-length"):
+                if leading is None and name != "--line-length":
+                    leading = list(options.operands)
                 value = options.value(value if eq else None)
                 if name == "--expression":
                     scripts.append(value)
@@ -224,6 +261,8 @@ def sed_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
         for j in range(1, len(arg)):
             letter = arg[j]
             if letter in "efl":
+                if leading is None and letter != "l":
+                    leading = list(options.operands)
                 value = options.value(arg[j + 1 :] or None)
                 if letter == "e":
                     scripts.append(value)
@@ -231,6 +270,8 @@ def sed_code_use(program: str, args: Sequence[str]) -> CodeUse | None:
                 break
             if letter == "i":
                 break  # -i[SUFFIX]
+    if leading:
+        scripts.append(leading[0])
     return _command_text(
         program, scripts, options, from_file=from_file, runs=sed_runs_commands,
         how="a sed script running commands (the e command or s///e)",
