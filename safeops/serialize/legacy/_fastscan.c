@@ -1,6 +1,6 @@
 /*
  * The legacy reader's fast path: the opcode walk of _scan.py for the pickles CPython's
- * own pickler writes for plain data, in C.
+ * (and Python 2's) pickler writes for plain data, in C.
  *
  * This scan can only ACCEPT. It answers the end offset when the pickle is one it fully
  * understands and the Python walk (_scan.walk with _unpickler._StrictVisitor) would
@@ -19,9 +19,9 @@
  * walk does) and looking up (module, name) pairs of exact str in the caller's dict.
  *
  * Memory: an opcode makes at most one 32-byte Value (none for NONE, bools, floats and
- * ints, which share theirs) and one 4-byte stack entry; the opcode count is bounded by
- * the same max_ops as the Python walk, and all arrays grow by doubling with overflow
- * checks.
+ * the ints 0-255, which share theirs) and one 4-byte stack entry, and a counted key one
+ * 16-byte slot of the collision table; the opcode count is bounded by the same max_ops
+ * as the Python walk, and all arrays grow by doubling with overflow checks.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
