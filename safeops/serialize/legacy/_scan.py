@@ -618,20 +618,19 @@ HASHING_CONSTRUCTORS = {
 def _remember(target: Node, items: list[Any]) -> None:
     """Keep a list's members for a hashing constructor that may receive it (see call).
 
-    Only what such a constructor could hash is kept: dicts, sets and lists are
-    unhashable, except a two-item list, which dict() takes as a (key, value) pair.
-    Keeping every nested container alive had tripled the walk's memory on a pickle of a
-    million empty lists.
+    What such a constructor cannot hash (a dict, a set, a list other than a two-item
+    one, which dict() takes as a (key, value) pair) is kept as :data:`_UNHASHABLE`, so
+    lengths stay right (``[k, []]`` is a pair) without keeping every nested container
+    alive: that had tripled the walk's memory on a pickle of a million empty lists.
     """
     kept = [
         item
-        for item in items
         if type(item) is not Node
         or item.kind in _HASHABLE_KINDS
         or (item.kind == "list" and len(item.members) == 2)
+        else _UNHASHABLE
+        for item in items
     ]
-    if not kept:
-        return
     members = target.members
     if type(members) is list:
         members.extend(kept)
@@ -640,6 +639,8 @@ def _remember(target: Node, items: list[Any]) -> None:
 
 
 _HASHABLE_KINDS = frozenset({"tuple", "frozenset", "obj"})
+#: Stands for a list member no constructor can hash (predictable_hash gives None).
+_UNHASHABLE = object()
 
 
 #: Call results a hashing constructor iterates like the list or tuple they were built

@@ -367,6 +367,9 @@ VECTORS: list[tuple[str, str, str, str, bytes]] = [
     ("p2_set_of_int_calls", "dos",
      "a set of 100 int('k*(2**61-1)') built by calls", SESSION3_REVIEW,
      reduced(set, [_Reduce(int, str(k * (2**61 - 1))) for k in range(1, 101)])),
+    ("p2_dict_call_of_list_pairs_with_list_values", "dos",
+     "dict([[k*(2**61-1), []], ...]): two-item lists with an unhashable value are pairs",
+     SESSION3_REVIEW, reduced(dict, [[k * (2**61 - 1), []] for k in range(1, 101)])),
     ("p2_imaplib_imap4_stream", "exec",
      "imaplib.IMAP4_stream(cmd): a stdlib class whose constructor runs a shell command",
      REVIEW + "L7", proto(2) + glob("imaplib", "IMAP4_stream") + binunicode(CMD) + TUPLE1
