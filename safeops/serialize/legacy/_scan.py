@@ -38,6 +38,7 @@ from safeops.serialize.legacy._symbolic import (
     OverLimit,
     Visitor,
     describe_name,
+    members_of,
     predictable_hash,
     record,
 )
@@ -641,35 +642,6 @@ def _remember(target: Node, items: list[Any]) -> None:
 _HASHABLE_KINDS = frozenset({"tuple", "frozenset", "obj"})
 #: Stands for a list member no constructor can hash (predictable_hash gives None).
 _UNHASHABLE = object()
-
-
-#: Call results a hashing constructor iterates like the list or tuple they were built
-#: from: set(list(L)), set(deque(L)), Counter(tuple(L))...
-_ITERABLE_CONSTRUCTORS = frozenset(
-    {("builtins", "list"), ("builtins", "tuple"), ("builtins", "set"),
-     ("builtins", "frozenset"), ("collections", "deque")}
-)  # fmt: skip
-
-
-def members_of(value: Any, depth: int = 0) -> tuple[Any, ...] | list[Any] | None:
-    """What iterating *value* yields, when the walk knows it: the items of a list or
-    tuple node, or of the list or tuple a container constructor was called with."""
-    if type(value) is not Node or depth > 8:
-        return None
-    if value.kind == "list":
-        members: tuple[Any, ...] | list[Any] = value.members
-        return members
-    if value.kind in ("tuple", "frozenset"):
-        return value.items
-    func = value.callable
-    if (
-        value.kind == "obj"
-        and type(func) is Global
-        and (func.module, func.name) in _ITERABLE_CONSTRUCTORS
-        and value.args
-    ):
-        return members_of(value.args[0], depth + 1)
-    return None
 
 
 def _hashed_by(module: str, name: str, args: tuple[Any, ...]) -> list[Any]:

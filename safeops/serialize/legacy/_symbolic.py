@@ -22,6 +22,7 @@ __all__ = [
     "OverLimit",
     "Visitor",
     "describe_name",
+    "members_of",
 ]
 
 #: How many flattened dict items a Node keeps for vetting BUILD state.
@@ -84,6 +85,11 @@ UNKNOWN_HASH = 1 << 64
 
 _NUMBERS = {("builtins", "int"): int, ("builtins", "float"): float,
             ("builtins", "complex"): complex, ("builtins", "bool"): bool}  # fmt: skip
+#: Text this long or shorter is converted to compute its hash: CPython's own int() limit
+#: (3.11+), and 3.10 converts it in well under a millisecond.
+_NUMBER_TEXT = 4300
+
+
 def _call_hash(node: Node) -> int | None:
     """The hash of a value a call builds, as far as an attacker could choose it.
 
@@ -105,8 +111,10 @@ def _call_hash(node: Node) -> int | None:
         return _decimal_hash(node)
     number = _NUMBERS.get(pair)
     if number is not None:
-        if all(type(arg) in (int, float, bool) or (type(arg) is str and len(arg) <= 4300)
-               for arg in args) and not any(arg is BIG_INT for arg in args):
+        if all(
+            type(arg) in (int, float, bool) or (type(arg) is str and len(arg) <= _NUMBER_TEXT)
+            for arg in args
+        ) and not any(arg is BIG_INT for arg in args):
             try:
                 result: int = hash(number(*args))
             except (ValueError, TypeError, OverflowError):
@@ -114,8 +122,6 @@ def _call_hash(node: Node) -> int | None:
             return result
         return UNKNOWN_HASH
     if pair in (("builtins", "tuple"), ("builtins", "frozenset"), ("builtins", "slice")):
-        from safeops.serialize.legacy._scan import members_of
-
         members = args if pair[1] == "slice" else (members_of(args[0]) if args else ())
         if members is None:
             return UNKNOWN_HASH
@@ -135,6 +141,35 @@ def _call_hash(node: Node) -> int | None:
                     number_hash: int = hash(value)
                     return number_hash
         return UNKNOWN_HASH
+    return None
+
+
+#: Call results a hashing constructor iterates like the list or tuple they were built
+#: from: set(list(L)), set(deque(L)), Counter(tuple(L))...
+_ITERABLE_CONSTRUCTORS = frozenset(
+    {("builtins", "list"), ("builtins", "tuple"), ("builtins", "set"),
+     ("builtins", "frozenset"), ("collections", "deque")}
+)  # fmt: skip
+
+
+def members_of(value: Any, depth: int = 0) -> tuple[Any, ...] | list[Any] | None:
+    """What iterating *value* yields, when the walk knows it: the items of a list or
+    tuple node, or of the list or tuple a container constructor was called with."""
+    if type(value) is not Node or depth > 8:
+        return None
+    if value.kind == "list":
+        members: tuple[Any, ...] | list[Any] = value.members
+        return members
+    if value.kind in ("tuple", "frozenset"):
+        return value.items
+    func = value.callable
+    if (
+        value.kind == "obj"
+        and type(func) is Global
+        and (func.module, func.name) in _ITERABLE_CONSTRUCTORS
+        and value.args
+    ):
+        return members_of(value.args[0], depth + 1)
     return None
 
 
